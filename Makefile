@@ -1,0 +1,46 @@
+# Refinery — the two commands are `make demo` and `make test`.
+# Everything is installed into .venv by pip from PyPI; nothing else needs to be on the machine.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export REFINERY_HOME ?= $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export DAGSTER_DISABLE_TELEMETRY := 1
+export SODA_CORE_TELEMETRY_ENABLED := false
+
+.PHONY: install demo test test-fast lint ui bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## demo: install, run every stage on the bundled sample sources, publish a release, print what happened
+demo: $(STAMP)
+	$(BIN)/refinery run
+	$(BIN)/refinery release list
+
+## test: the whole suite (unit, integration, e2e, ruff, sqlfluff)
+test: $(STAMP)
+	$(BIN)/pytest
+
+## test-fast: unit tests only
+test-fast: $(STAMP)
+	$(BIN)/pytest -m unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
+
+ui: $(STAMP)
+	$(BIN)/refinery ui
+
+clean:
+	rm -rf warehouse .dagster connectors dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Refinery's orchestration: Dagster assets for ingestion, dbt and releases, and the CLI."""

@@ -1,0 +1,162 @@
+"""The dbt project as Dagster assets: `dbt build`, with dbt tests as asset checks.
+
+Keys and groups come from the manifest: a model's key is `<schema>/<name>` (e.g.
+`marts/training_examples`) and its group is its layer folder. A model that unions every raw
+stream of a role (`meta.refinery.union_role` in its YAML) depends on those raw assets, so the
+lineage runs from each source to the release without a hard-coded list of models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project import progress
+from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL
+from ingestion.config import Config
+from ingestion.warehouse import warehouse_lock
+
+LAST_BUILD_FILE = "last_build.json"
+WATCHED = ("models", "macros", "tests", "snapshots", "seeds", "dbt_project.yml", "profiles.yml")
+
+
+def dbt_target() -> str:
+    return os.environ.get("REFINERY_DBT_TARGET", "dev")
+
+
+def make_dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target())
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than any project file."""
+    manifest = Path(project.manifest_path)
+    newest = 0.0
+    for name in WATCHED:
+        path = DBT_PROJECT_DIR / name
+        files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+        for file in files:
+            newest = max(newest, file.stat().st_mtime)
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return manifest
+    result = subprocess.run(
+        ["dbt", "parse", "--quiet", "--target", dbt_target()],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
+    )
+    if result.returncode != 0 or not manifest.exists():
+        raise RuntimeError(f"`dbt parse` failed in {DBT_PROJECT_DIR}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return manifest
+
+
+class RefineryTranslator(DagsterDbtTranslator):
+    """Groups by layer folder; union models depend on the raw assets of their role."""
+
+    def __init__(self, role_assets: Mapping[str, list[dg.AssetKey]]) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self.role_assets = role_assets
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id) or manifest.get("sources", {}).get(unique_id) or {}
+        meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+        role = (meta.get("refinery") or {}).get("union_role")
+        if role:
+            spec = spec.merge_attributes(deps=self.role_assets.get(role, []))
+        fqn = node.get("fqn") or []
+        if node.get("resource_type") in {"model", "snapshot"} and len(fqn) > 2:
+            spec = spec.replace_attributes(group_name=fqn[1])
+        return spec
+
+
+def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]]) -> dg.AssetsDefinition:
+    project = make_dbt_project()
+    manifest = ensure_manifest(project)
+
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        name="dbt_build",
+        dagster_dbt_translator=RefineryTranslator(role_assets),
+        pool=WRITER_POOL,
+    )
+    def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """Clean, deduplicate and label with `dbt build`; dbt tests are the quality gates."""
+        progress.say("  → dbt build")
+        with warehouse_lock(config.warehouse_dir):
+            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+            for event in invocation.stream():
+                _report(event)
+                yield event
+            summary = summarize_run_results(invocation.get_artifact("run_results.json"))
+            save_last_build(config, summary)
+        progress.say(
+            f"    dbt: {summary['counts'].get('success', 0) + summary['counts'].get('pass', 0)} ok, "
+            f"{len(summary['failures'])} failed, {summary['counts'].get('warn', 0)} warnings"
+        )
+        if not summary["success"]:
+            names = ", ".join(f["name"] for f in summary["failures"][:5])
+            raise dg.Failure(
+                description=f"dbt build failed ({len(summary['failures'])} error(s): {names}); nothing is released",
+                metadata={"failures": dg.MetadataValue.json(summary["failures"])},
+            )
+
+    return _dbt_build
+
+
+def _report(event: Any) -> None:
+    if isinstance(event, dg.AssetCheckResult) and not event.passed:
+        progress.say(f"    check failed: {event.asset_key.to_user_string()} {event.check_name}")
+
+
+def summarize_run_results(run_results: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of dbt's run_results.json that status and release need."""
+    results = run_results.get("results", [])
+    counts: dict[str, int] = {}
+    failures, warnings = [], []
+    for result in results:
+        status = str(result.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+        entry = {
+            "unique_id": result.get("unique_id"),
+            "name": str(result.get("unique_id", "")).split(".")[-1] if result.get("unique_id") else "?",
+            "status": status,
+            "failures": result.get("failures"),
+            "message": (result.get("message") or "")[:500],
+        }
+        if status in {"error", "fail", "runtime error"}:
+            failures.append(entry)
+        elif status == "warn":
+            warnings.append(entry)
+    metadata = run_results.get("metadata", {})
+    return {
+        "invocation_id": metadata.get("invocation_id"),
+        "generated_at": metadata.get("generated_at"),
+        "recorded_at": datetime.now(UTC).isoformat(),
+        "success": not failures and bool(results),
+        "counts": counts,
+        "tests": sum(1 for r in results if str(r.get("unique_id", "")).startswith(("test.", "unit_test."))),
+        "failures": failures,
+        "warnings": warnings,
+    }
+
+
+def save_last_build(config: Config, summary: Mapping[str, Any]) -> None:
+    path = config.warehouse_dir / LAST_BUILD_FILE
+    path.write_text(json.dumps(summary, indent=1))
+
+
+def load_last_build(config: Config) -> dict[str, Any] | None:
+    path = config.warehouse_dir / LAST_BUILD_FILE
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,99 @@
+"""Dagster assets for ingestion: one multi-asset per source, one asset per raw stream.
+
+Asset keys are `raw/<source>__<stream>`, equal to the dbt sources' `meta.dagster.asset_key`,
+so the graph runs from each raw table through the dbt models to the release.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project import progress
+from dagster_project.settings import WRITER_POOL
+from ingestion.config import Config, SourceConfig
+from ingestion.destination import StreamCounts, table_name
+from ingestion.sync import sync_source
+
+ROLE_BY_KIND = {"documents": "documents", "label_studio": "annotations", "airbyte": "records"}
+BUILTIN_STREAMS = {"documents": ["documents"], "label_studio": ["tasks"]}
+
+
+def source_role(source: SourceConfig) -> str:
+    if source.kind == "files":
+        return "documents" if source.option("text_field") else "records"
+    return ROLE_BY_KIND[source.kind]
+
+
+def source_streams(source: SourceConfig, config: Config) -> list[str]:
+    """The stream names of a source, without reading it (airbyte: configured or cached catalog)."""
+    if source.kind == "files":
+        return [str(source.option("stream", "records"))]
+    if source.kind in BUILTIN_STREAMS:
+        return BUILTIN_STREAMS[source.kind]
+    from ingestion.sources.airbyte import AirbyteConnectorSource
+
+    return AirbyteConnectorSource(source, config.connectors_dir).stream_names()
+
+
+def raw_asset_key(source_name: str, stream: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", table_name(source_name, stream)])
+
+
+def role_asset_keys(config: Config) -> dict[str, list[dg.AssetKey]]:
+    """role → the raw assets of that role (dbt models that union a role depend on them)."""
+    keys: dict[str, list[dg.AssetKey]] = {}
+    for name, source in config.sources.items():
+        for stream in source_streams(source, config):
+            keys.setdefault(source_role(source), []).append(raw_asset_key(name, stream))
+    return keys
+
+
+def build_ingestion_assets(config: Config) -> list[dg.AssetsDefinition]:
+    return [_source_asset(config, name, source) for name, source in config.sources.items()]
+
+
+def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsDefinition:
+    streams = source_streams(source, config)
+    specs = [
+        dg.AssetSpec(
+            key=raw_asset_key(name, stream),
+            group_name="ingestion",
+            kinds={"duckdb", "airbyte" if source.kind == "airbyte" else "python"},
+            description=f"Raw stream '{stream}' of source '{name}' (kind {source.kind}), Airbyte raw layout.",
+            metadata={"table": f"raw.{table_name(name, stream)}", "source_kind": source.kind},
+            tags={"refinery/source": name},
+        )
+        for stream in streams
+    ]
+
+    @dg.multi_asset(name=f"ingest_{name}", specs=specs, pool=WRITER_POOL, description=f"Sync source '{name}'.")
+    def _ingest(context: dg.AssetExecutionContext):
+        progress.say(f"  → ingest {name} ({source.kind})")
+        result = sync_source(config, name, on_progress=progress.SyncProgress(name), say=progress.say)
+        landed, quarantined = result.total("landed"), result.total("quarantined")
+        progress.say(
+            f"    {name}: {landed:,} landed, {quarantined:,} quarantined, "
+            f"{result.duration_seconds:.1f} s, {result.status}"
+        )
+        if result.status != "succeeded":
+            raise dg.Failure(
+                description=f"source '{name}' failed: {result.error}",
+                metadata={"sync_id": result.sync_id, "records_landed": landed, "records_quarantined": quarantined},
+            )
+        unattributed = result.streams.get("_unknown", StreamCounts()).quarantined
+        for index, stream in enumerate(streams):
+            counts = result.streams.get(stream, StreamCounts())
+            metadata = {
+                "sync_id": result.sync_id,
+                "records_read": counts.read,
+                "records_landed": counts.landed,
+                "records_quarantined": counts.quarantined,
+                "bytes_read": counts.bytes,
+                "duration_seconds": round(result.duration_seconds, 3),
+                "table": f"raw.{table_name(name, stream)}",
+            }
+            if index == 0 and unattributed:
+                metadata["quarantined_without_stream"] = unattributed
+            yield dg.MaterializeResult(asset_key=raw_asset_key(name, stream), metadata=metadata)
+
+    return _ingest

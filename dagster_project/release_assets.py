@@ -1,0 +1,47 @@
+"""The release asset: publish `marts/training_examples` as an immutable DuckLake version."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project import progress
+from dagster_project.dbt_assets import load_last_build
+from dagster_project.release import publish_release
+from dagster_project.settings import WRITER_POOL
+from ingestion.config import Config
+from ingestion.warehouse import warehouse_lock
+
+TRAINING_EXAMPLES = dg.AssetKey(["marts", "training_examples"])
+RELEASE_KEY = dg.AssetKey(["release", "training_examples"])
+
+
+def build_release_asset(config: Config) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=RELEASE_KEY,
+        deps=[TRAINING_EXAMPLES],
+        group_name="release",
+        kinds={"ducklake"},
+        pool=WRITER_POOL,
+    )
+    def training_examples_release(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Publish training_examples as release vN when the build passed and its content changed."""
+        progress.say("  → release")
+        with warehouse_lock(config.warehouse_dir):
+            result = publish_release(config, load_last_build(config))
+        manifest = result.manifest
+        progress.say(f"    release: {result.version} ({result.reason}), {manifest['rows']:,} rows")
+        return dg.MaterializeResult(
+            metadata={
+                "version": result.version,
+                "published": result.published,
+                "reason": result.reason,
+                "content_hash": manifest["content_hash"],
+                "dagster/row_count": manifest["rows"],
+                "rows_per_split": dg.MetadataValue.json(manifest["rows_per_split"]),
+                "rows_per_label": dg.MetadataValue.json(manifest["rows_per_label"]),
+                "code_commit": manifest["code_commit"],
+            },
+            data_version=dg.DataVersion(manifest["content_hash"]),
+        )
+
+    return training_examples_release

@@ -1,0 +1,147 @@
+"""What `refinery status` and the end of `refinery run` print, read from the warehouse (read-only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from dagster_project.dbt_assets import load_last_build
+from dagster_project.release import ReleaseError, list_releases
+from ingestion.config import Config
+
+Out = Callable[[str], None]
+OUTCOMES = ["ingested", "quarantined", "superseded", "dropped", "duplicate", "kept"]
+
+
+def _connect(config: Config) -> duckdb.DuckDBPyConnection | None:
+    if not config.database_path.exists():
+        return None
+    return duckdb.connect(str(config.database_path), read_only=True)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+    ).fetchone()[0] or con.execute(
+        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, table]
+    ).fetchone()[0])
+
+
+def _table(rows: list[list[Any]], header: list[str], out: Out, indent: str = "  ") -> None:
+    cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for index, row in enumerate(cells):
+        out(indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if index == 0:
+            out(indent + "  ".join("-" * w for w in widths))
+
+
+def print_syncs(con: duckdb.DuckDBPyConnection, out: Out, since: datetime | None = None) -> None:
+    if not _exists(con, "raw", "_refinery_sync_log"):
+        out("  (no syncs yet)")
+        return
+    where = "where started_at >= ?" if since else (
+        "where sync_id in (select arg_max(sync_id, started_at) from raw._refinery_sync_log group by source_name)"
+    )
+    rows = con.execute(
+        f"""select source_name, sum(records_landed), sum(records_quarantined), string_agg(distinct status, ','),
+                   max(ended_at), any_value(error) filter (where error is not null)
+            from raw._refinery_sync_log {where} group by source_name order by source_name""",
+        [since] if since else [],
+    ).fetchall()
+    body = [[r[0], f"{r[1]:,}", f"{r[2]:,}", r[3], r[4].strftime("%Y-%m-%d %H:%M:%S") if r[4] else "-"] for r in rows]
+    _table(body, ["source", "landed", "quarantined", "status", "ended (UTC)"], out)
+    for r in rows:
+        if r[5]:
+            out(f"  ! {r[0]}: {r[5]}")
+
+
+def print_funnel(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    if not _exists(con, "marts", "pipeline_funnel"):
+        out("  (not built yet: run `refinery run`)")
+        return
+    rows = con.execute(
+        "select source_name, outcome, reason, sum(records) from marts.pipeline_funnel group by all order by all"
+    ).fetchall()
+    by_source: dict[str, dict[str, int]] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    for source, outcome, reason, records in rows:
+        by_source.setdefault(source, {})[outcome] = by_source.get(source, {}).get(outcome, 0) + int(records)
+        if outcome == "dropped":
+            reasons.setdefault(source, {})[reason] = int(records)
+    body = [[s, *[f"{counts.get(o, 0):,}" for o in OUTCOMES]] for s, counts in sorted(by_source.items())]
+    _table(body, ["source", *OUTCOMES], out)
+    for source, by_reason in sorted(reasons.items()):
+        out(f"  dropped in {source}: " + ", ".join(f"{r} {n:,}" for r, n in sorted(by_reason.items())))
+
+
+def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    if not _exists(con, "marts", "training_examples"):
+        out("  (not built yet)")
+        return
+    rows = con.execute(
+        "select split, count(*), count(*) filter (where label_status = 'labeled'), "
+        "count(*) filter (where label_status = 'tie') from marts.training_examples group by all order by all"
+    ).fetchall()
+    body = [[s, f"{n:,}", f"{labeled:,}", f"{100 * labeled / n:.0f}%" if n else "-", f"{ties:,}"] for s, n, labeled, ties in rows]
+    _table(body, ["split", "examples", "labeled", "coverage", "ties"], out)
+    if _exists(con, "marts", "item_labels"):
+        items, ties, unmatched = con.execute(
+            "select count(*), count(*) filter (where is_tie), count(*) filter (where not has_document) "
+            "from marts.item_labels"
+        ).fetchone()
+        out(f"  annotated items: {items:,}; ties (no label, counted): {ties:,}; items matching no document: {unmatched:,}")
+
+
+def print_checks(config: Config, out: Out) -> None:
+    build = load_last_build(config)
+    if not build:
+        out("  (no dbt build recorded)")
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(build["counts"].items()))
+    out(f"  last dbt build {build.get('generated_at', '?')}: {'passed' if build['success'] else 'FAILED'} ({counts})")
+    for failure in build["failures"]:
+        out(f"  ✗ {failure['name']}: {failure['status']} {failure.get('message') or ''}".rstrip())
+    for warning in build.get("warnings", []):
+        out(f"  ! {warning['name']}: warn ({warning.get('failures')} rows)")
+
+
+def print_releases(config: Config, out: Out) -> None:
+    try:
+        releases = list_releases(config)
+    except ReleaseError as exc:
+        out(f"  {exc}")
+        return
+    if not releases:
+        out("  (no release yet)")
+        return
+    body = [
+        [m["version"], m["created_at"][:19].replace("T", " "), f"{m['rows']:,}",
+         " ".join(f"{k}={v}" for k, v in m["rows_per_split"].items()), m["content_hash"][:12], m.get("snapshot_id")]
+        for m in releases
+    ]
+    _table(body, ["version", "created (UTC)", "rows", "per split", "content hash", "snapshot"], out)
+
+
+def print_status(config: Config, out: Out = print, since: datetime | None = None) -> None:
+    con = _connect(config)
+    out(f"Warehouse: {config.database_path}")
+    if con is None:
+        out("  (empty: run `refinery run`)")
+        return
+    try:
+        out("\nSyncs" + (" (this run)" if since else " (latest per source)") + ":")
+        print_syncs(con, out, since)
+        out("\nFunnel (records per source and outcome):")
+        print_funnel(con, out)
+        out("\nLabels:")
+        print_labels(con, out)
+    finally:
+        con.close()
+    out("\nChecks:")
+    print_checks(config, out)
+    out("\nReleases:")
+    print_releases(config, out)

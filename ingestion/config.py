@@ -1,0 +1,255 @@
+"""Load and validate `refinery.yml`.
+
+The file declares sources as a mapping `name → {kind, …options}`::
+
+    sources:
+      tickets:  {kind: files, path: seeds/sample/tickets/*.jsonl, primary_key: ticket_id, text_field: body}
+      handbook: {kind: documents, path: seeds/sample/documents}
+      shop:     {kind: airbyte, connector: airbyte-source-faker==7.2.1, config: {count: 200, seed: 42}}
+      topics:   {kind: label_studio, path: seeds/sample/annotations/topics.json}
+
+`REFINERY_CONFIG` points at another file; `REFINERY_HOME` at the folder that holds
+`warehouse/` and `.dagster/` (default: the folder of the config file). Relative paths in
+the file are relative to the file's folder. Secrets are never written in the file: a
+source names the environment variables that hold them (`config_from_env`).
+
+Every problem raises `ConfigError` naming the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_CONFIG_NAME = "refinery.yml"
+
+# kind → (required option keys, optional option keys)
+KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
+    "files": (
+        {"path"},
+        {"primary_key", "text_field", "group_field", "cursor_field", "format", "stream"},
+    ),
+    "documents": ({"path"}, {"extensions", "group_field"}),
+    "airbyte": (
+        {"connector"},
+        {"config", "config_from_env", "streams", "executable", "full_refresh"},
+    ),
+    "label_studio": ({"path"}, {"text_field"}),
+}
+PATH_KINDS = {"files", "documents", "label_studio"}
+FILE_FORMATS = {"jsonl", "csv", "parquet"}
+
+
+class ConfigError(ValueError):
+    """A problem in refinery.yml; the message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One entry of `sources:` in refinery.yml."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    config_file: Path
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def resolve_path(self, value: str) -> Path:
+        """Resolve a path option relative to the config file's folder."""
+        path = Path(os.path.expandvars(os.path.expanduser(value)))
+        return path if path.is_absolute() else (self.config_file.parent / path)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated refinery.yml plus the folders Refinery works in."""
+
+    path: Path
+    home: Path
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def database_path(self) -> Path:
+        return self.warehouse_dir / "refinery.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / ".dagster"
+
+    @property
+    def connectors_dir(self) -> Path:
+        return self.home / "connectors"
+
+
+def config_path_from_env(cwd: Path | None = None) -> Path:
+    """The config file: `REFINERY_CONFIG`, else `refinery.yml` in the working directory."""
+    env = os.environ.get("REFINERY_CONFIG")
+    if env:
+        return Path(env).expanduser().resolve()
+    return ((cwd or Path.cwd()) / DEFAULT_CONFIG_NAME).resolve()
+
+
+def home_from_env(config_path: Path) -> Path:
+    """The folder holding warehouse/ and .dagster/: `REFINERY_HOME`, else the config's folder."""
+    env = os.environ.get("REFINERY_HOME")
+    return Path(env).expanduser().resolve() if env else config_path.parent
+
+
+def load_config(path: Path | str | None = None, home: Path | str | None = None) -> Config:
+    """Read and validate refinery.yml.
+
+    Args:
+        path: the config file; default `REFINERY_CONFIG` or ./refinery.yml.
+        home: the folder for warehouse/ and .dagster/; default `REFINERY_HOME` or the config's folder.
+
+    Raises:
+        ConfigError: the file is missing or invalid; the message says where and how to fix it.
+    """
+    config_path = Path(path).resolve() if path else config_path_from_env()
+    if not config_path.is_file():
+        raise ConfigError(
+            f"{config_path}: config file not found. Create it (see README 'Configuration') "
+            "or point REFINERY_CONFIG at an existing file."
+        )
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping with a 'sources:' key at the top level")
+    _reject_unknown(config_path, "", raw, {"sources"})
+    sources_raw = raw.get("sources")
+    if not isinstance(sources_raw, dict) or not sources_raw:
+        raise ConfigError(
+            f"{config_path}: key 'sources' must be a non-empty mapping of name → {{kind: …}}"
+        )
+    sources = {
+        name: _validate_source(config_path, name, spec) for name, spec in sources_raw.items()
+    }
+    resolved_home = Path(home).resolve() if home else home_from_env(config_path)
+    return Config(path=config_path, home=resolved_home, sources=sources)
+
+
+def _reject_unknown(config_path: Path, where: str, mapping: dict, allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
+            raise ConfigError(f"{config_path}: unknown key '{where}{key}': {hint}")
+
+
+def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
+    where = f"sources.{name}"
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or "__" in name:
+        raise ConfigError(
+            f"{config_path}: source name '{name}' is not allowed: use lowercase letters, digits and "
+            "single underscores, starting with a letter (it becomes part of table names)"
+        )
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{config_path}: '{where}' must be a mapping like {{kind: files, path: …}}")
+    kind = spec.get("kind")
+    if kind not in KIND_OPTIONS:
+        close = difflib.get_close_matches(str(kind), sorted(KIND_OPTIONS), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"{config_path}: '{where}.kind' is {kind!r}: {hint}"
+            f"supported kinds are {', '.join(sorted(KIND_OPTIONS))}"
+        )
+    required, optional = KIND_OPTIONS[kind]
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    _reject_unknown(config_path, f"{where}.", options, required | optional)
+    for key in sorted(required):
+        if options.get(key) in (None, ""):
+            raise ConfigError(f"{config_path}: '{where}.{key}' is required for kind '{kind}'")
+    source = SourceConfig(name=name, kind=kind, options=options, config_file=config_path)
+    if kind in PATH_KINDS:
+        _check_path(config_path, where, source)
+    if kind == "files" and options.get("format") not in (None, *FILE_FORMATS):
+        raise ConfigError(
+            f"{config_path}: '{where}.format' is {options['format']!r}: use one of "
+            f"{', '.join(sorted(FILE_FORMATS))}, or leave it out to infer it from the file extension"
+        )
+    if kind == "airbyte":
+        _check_airbyte(config_path, where, options)
+    for key in ("primary_key", "text_field", "group_field", "cursor_field"):
+        if key in options and not isinstance(options[key], str):
+            raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")
+    return source
+
+
+def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:
+    pattern = str(source.resolve_path(str(source.options["path"])))
+    if source.kind == "documents":
+        if not Path(pattern).is_dir():
+            raise ConfigError(
+                f"{config_path}: '{where}.path' = {source.options['path']!r} is not a folder "
+                f"(resolved to {pattern}); point it at a folder of .txt/.md/.html files"
+            )
+        return
+    if not glob.glob(pattern, recursive=True):
+        raise ConfigError(
+            f"{config_path}: '{where}.path' = {source.options['path']!r} matches no file "
+            f"(resolved to {pattern}); fix the path or glob (relative paths start at the config's folder)"
+        )
+
+
+def _check_airbyte(config_path: Path, where: str, options: dict) -> None:
+    if "config" in options and not isinstance(options["config"], dict):
+        raise ConfigError(f"{config_path}: '{where}.config' must be a mapping of connector settings")
+    env_map = options.get("config_from_env", {})
+    if not isinstance(env_map, dict) or not all(isinstance(v, str) for v in env_map.values()):
+        raise ConfigError(
+            f"{config_path}: '{where}.config_from_env' must map connector setting → environment "
+            "variable name, e.g. {api_key: SHOP_API_KEY}"
+        )
+    overlap = set(env_map) & set(options.get("config", {}))
+    if overlap:
+        raise ConfigError(
+            f"{config_path}: '{where}' sets {sorted(overlap)} both in 'config' and 'config_from_env'; "
+            "keep secrets only in config_from_env"
+        )
+    streams = options.get("streams")
+    if streams is not None and (
+        not isinstance(streams, list) or not all(isinstance(s, str) and NAME_PATTERN.match(s) for s in streams)
+    ):
+        raise ConfigError(
+            f"{config_path}: '{where}.streams' must be a list of stream names (lowercase, e.g. [users])"
+        )
+
+
+def resolve_env_config(source: SourceConfig) -> tuple[dict[str, Any], list[str]]:
+    """The connector config with secrets filled in from the environment.
+
+    Returns:
+        The merged config and the list of secret values (for redaction in logs and errors).
+
+    Raises:
+        ConfigError: a named environment variable is not set.
+    """
+    merged = dict(source.option("config", {}) or {})
+    secrets: list[str] = []
+    for key, env_name in (source.option("config_from_env", {}) or {}).items():
+        value = os.environ.get(env_name)
+        if value is None:
+            raise ConfigError(
+                f"{source.config_file}: 'sources.{source.name}.config_from_env.{key}' names "
+                f"environment variable {env_name}, which is not set; export it before running"
+            )
+        merged[key] = value
+        if value:
+            secrets.append(value)
+    return merged, secrets

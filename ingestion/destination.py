@@ -1,0 +1,485 @@
+"""The one DuckDB destination every source writes through.
+
+It knows nothing about any particular source. For each stream it keeps a raw table
+`raw."<source>__<stream>"` in the Airbyte Destinations V2 raw layout and writes records
+in Arrow batches. Records are inserted inside an open transaction that is committed only
+when a STATE message arrives (or the source ends cleanly), together with that state and
+the sync-log counters: a crash at any point leaves the last checkpoint and exactly the
+records before it, so re-running lands nothing twice and loses nothing.
+
+Anything that cannot be landed goes to `raw._refinery_quarantine` with the reason and the
+original bytes, in the same transaction as its neighbours. See docs/raw-layer.md.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from ingestion.config import NAME_PATTERN
+from ingestion.protocol import (
+    GLOBAL_STREAM,
+    UNKNOWN_STREAM,
+    Log,
+    Message,
+    Quarantined,
+    Record,
+    State,
+    Trace,
+    record_bytes,
+)
+from ingestion.warehouse import connect, quote_identifier
+
+RAW_SCHEMA = "raw"
+ROLES = {"documents", "annotations", "records"}
+
+BOOKKEEPING_DDL = [
+    f"create schema if not exists {RAW_SCHEMA}",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_streams (
+        source_name varchar not null, stream_name varchar not null, table_name varchar not null,
+        kind varchar not null, role varchar not null, primary_key varchar, cursor_field varchar,
+        text_field varchar, group_field varchar, updated_at timestamptz not null,
+        primary key (source_name, stream_name))""",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_state (
+        source_name varchar not null, stream_name varchar not null, state_type varchar not null,
+        state json not null, sync_id varchar not null, updated_at timestamptz not null,
+        primary key (source_name, stream_name))""",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_sync_log (
+        sync_id varchar not null, source_name varchar not null, stream_name varchar not null,
+        started_at timestamptz not null, ended_at timestamptz, records_read bigint not null,
+        records_landed bigint not null, records_quarantined bigint not null, bytes_read bigint not null,
+        status varchar not null, error varchar, primary key (sync_id, stream_name))""",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_quarantine (
+        quarantine_id varchar not null primary key, sync_id varchar not null, source_name varchar not null,
+        stream_name varchar not null, reason varchar not null, raw_bytes blob,
+        quarantined_at timestamptz not null)""",
+]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How one stream is landed and later read by dbt (see docs/raw-layer.md)."""
+
+    name: str
+    role: str = "records"
+    primary_key: str | None = None
+    cursor_field: str | None = None
+    text_field: str | None = None
+    group_field: str | None = None
+    full_refresh: bool = False
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name) or "__" in self.name:
+            raise ValueError(
+                f"stream name {self.name!r} cannot become a table name: use lowercase letters, digits and "
+                "single underscores"
+            )
+        if self.role not in ROLES:
+            raise ValueError(f"stream {self.name!r}: role must be one of {sorted(ROLES)}")
+
+
+@dataclass
+class StreamCounts:
+    read: int = 0
+    landed: int = 0
+    quarantined: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class SyncResult:
+    """What one sync did, per stream (committed numbers only)."""
+
+    sync_id: str
+    source_name: str
+    status: str
+    error: str | None
+    started_at: datetime
+    ended_at: datetime
+    streams: dict[str, StreamCounts] = field(default_factory=dict)
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(counts, attribute) for counts in self.streams.values())
+
+
+class SourceFailed(RuntimeError):
+    """The source reported an error or stopped abnormally; what was committed stays."""
+
+
+def table_name(source_name: str, stream_name: str) -> str:
+    return f"{source_name}__{stream_name}"
+
+
+@dataclass
+class _Buffer:
+    ids: list[str] = field(default_factory=list)
+    extracted: list[int] = field(default_factory=list)
+    metas: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    quarantine: list[tuple[str, bytes]] = field(default_factory=list)
+    pending: StreamCounts = field(default_factory=StreamCounts)
+
+    def clear(self) -> None:
+        self.ids.clear()
+        self.extracted.clear()
+        self.metas.clear()
+        self.data.clear()
+
+
+ProgressCallback = Callable[[str, dict[str, StreamCounts]], None]
+
+
+class DuckDBDestination:
+    """Land one source's messages in the warehouse file."""
+
+    def __init__(self, database: Path, source_name: str, kind: str, batch_size: int = 5_000) -> None:
+        self.database = database
+        self.source_name = source_name
+        self.kind = kind
+        self.batch_size = batch_size
+
+    # -- state -----------------------------------------------------------------------------------
+    def saved_state(self) -> list[dict[str, Any]]:
+        """The saved STATE objects of this source, as a connector's `--state` file expects."""
+        if not self.database.exists():
+            return []
+        with connect(self.database) as con:
+            _ensure_bookkeeping(con)
+            rows = con.execute(
+                f"select stream_name, state_type, state from {RAW_SCHEMA}._refinery_state "
+                "where source_name = ? order by stream_name",
+                [self.source_name],
+            ).fetchall()
+        states = [(stream, kind, orjson.loads(state)) for stream, kind, state in rows]
+        global_rows = [state for stream, kind, state in states if stream == GLOBAL_STREAM]
+        if global_rows:
+            return global_rows
+        return [state for _, _, state in states]
+
+    def stream_states(self) -> dict[str, Any]:
+        """stream name → the stream's saved `stream_state` (for built-in sources)."""
+        result: dict[str, Any] = {}
+        for message in self.saved_state():
+            if message.get("type") == "STREAM":
+                stream = message.get("stream") or {}
+                name = (stream.get("stream_descriptor") or {}).get("name")
+                result[name] = stream.get("stream_state")
+        return result
+
+    # -- the sync --------------------------------------------------------------------------------
+    def run(
+        self,
+        streams: list[StreamSpec],
+        messages: Iterable[Message],
+        on_progress: ProgressCallback | None = None,
+        on_log: Callable[[Log], None] | None = None,
+    ) -> SyncResult:
+        """Land every message; commit at each STATE; record the sync.
+
+        Returns the result; if the source failed, the result has status 'failed' and the
+        records after the last STATE were rolled back (nothing before it is lost).
+        """
+        sync_id = str(uuid.uuid4())
+        started = _now()
+        specs = {spec.name: spec for spec in streams}
+        committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
+        buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
+        errors: list[str] = []
+        con = connect(self.database)
+        try:
+            _ensure_bookkeeping(con)
+            self._close_interrupted(con)
+            generations = self._prepare_streams(con, specs, sync_id, started)
+            empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
+            con.begin()
+            last_report = time.monotonic()
+            try:
+                for message in messages:
+                    if isinstance(message, Record):
+                        buffer = buffers.get(message.stream)
+                        if buffer is None:
+                            self._quarantine_into(
+                                buffers,
+                                committed,
+                                message.stream,
+                                f"record for stream {message.stream!r}, which is not in the configured "
+                                f"catalog ({', '.join(sorted(specs)) or 'no streams'})",
+                                record_bytes(message.data),
+                            )
+                            continue
+                        problem = _validate(specs[message.stream], message.data)
+                        data = record_bytes(message.data)
+                        if problem:
+                            buffer.quarantine.append((problem, data))
+                            buffer.pending.read += 1
+                            buffer.pending.quarantined += 1
+                            buffer.pending.bytes += message.size or len(data)
+                            continue
+                        buffer.ids.append(str(uuid.uuid4()))
+                        buffer.extracted.append(message.emitted_at)
+                        buffer.metas.append(
+                            empty_meta
+                            if not message.changes
+                            else orjson.dumps({"sync_id": sync_id, "changes": message.changes}).decode()
+                        )
+                        buffer.data.append(data.decode())
+                        buffer.pending.read += 1
+                        buffer.pending.bytes += message.size or len(data)
+                        if len(buffer.ids) >= self.batch_size:
+                            self._flush(con, message.stream, buffer, generations[message.stream])
+                            if on_progress and time.monotonic() - last_report > 1.0:
+                                on_progress(self.source_name, _merged(committed, buffers))
+                                last_report = time.monotonic()
+                    elif isinstance(message, Quarantined):
+                        self._quarantine_into(buffers, committed, message.stream, message.reason, message.raw)
+                    elif isinstance(message, State):
+                        self._checkpoint(con, buffers, committed, generations, sync_id, message)
+                        if on_progress:
+                            on_progress(self.source_name, committed)
+                            last_report = time.monotonic()
+                    elif isinstance(message, Trace) and message.trace_type == "ERROR":
+                        errors.append(message.error_message)
+                    elif isinstance(message, Log) and on_log:
+                        on_log(message)
+                if errors:
+                    raise SourceFailed("; ".join(errors))
+                self._checkpoint(con, buffers, committed, generations, sync_id, None, final=True)
+            except BaseException as exc:
+                con.rollback()
+                error = _describe(exc)
+                self._finish_log(con, sync_id, committed, "failed", error)
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                return SyncResult(sync_id, self.source_name, "failed", error, started, _now(), committed)
+            return SyncResult(sync_id, self.source_name, "succeeded", None, started, _now(), committed)
+        finally:
+            con.close()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _close_interrupted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Syncs of this source still 'running' died with their process (we hold the lock now)."""
+        con.execute(
+            f"update {RAW_SCHEMA}._refinery_sync_log set status = 'failed', ended_at = ?, "
+            "error = 'interrupted: the process stopped before the sync finished; records up to its last "
+            "checkpoint were kept' where source_name = ? and status = 'running'",
+            [_now(), self.source_name],
+        )
+
+    def _prepare_streams(
+        self, con: duckdb.DuckDBPyConnection, specs: dict[str, StreamSpec], sync_id: str, started: datetime
+    ) -> dict[str, int]:
+        generations: dict[str, int] = {}
+        for spec in specs.values():
+            table = quote_identifier(table_name(self.source_name, spec.name))
+            con.execute(
+                f"""create table if not exists {RAW_SCHEMA}.{table} (
+                    _airbyte_raw_id varchar not null, _airbyte_extracted_at timestamptz not null,
+                    _airbyte_loaded_at timestamptz, _airbyte_meta json, _airbyte_generation_id bigint,
+                    _airbyte_data json)"""
+            )
+            current = con.execute(
+                f"select coalesce(max(_airbyte_generation_id), 0) from {RAW_SCHEMA}.{table}"
+            ).fetchone()[0]
+            generations[spec.name] = current + 1 if spec.full_refresh else current
+            con.execute(
+                f"insert or replace into {RAW_SCHEMA}._refinery_streams values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.source_name,
+                    spec.name,
+                    table_name(self.source_name, spec.name),
+                    self.kind,
+                    spec.role,
+                    spec.primary_key,
+                    spec.cursor_field,
+                    spec.text_field,
+                    spec.group_field,
+                    started,
+                ],
+            )
+            self._start_log(con, sync_id, spec.name, started)
+        return generations
+
+    def _start_log(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, started: datetime) -> None:
+        con.execute(
+            f"insert or ignore into {RAW_SCHEMA}._refinery_sync_log values "
+            "(?, ?, ?, ?, null, 0, 0, 0, 0, 'running', null)",
+            [sync_id, self.source_name, stream, started],
+        )
+
+    def _quarantine_into(
+        self,
+        buffers: dict[str, _Buffer],
+        committed: dict[str, StreamCounts],
+        stream: str,
+        reason: str,
+        raw: bytes,
+    ) -> None:
+        if stream not in buffers:
+            stream = UNKNOWN_STREAM
+            buffers.setdefault(stream, _Buffer())
+            committed.setdefault(stream, StreamCounts())
+        buffer = buffers[stream]
+        buffer.quarantine.append((reason, raw))
+        buffer.pending.read += 1
+        buffer.pending.quarantined += 1
+        buffer.pending.bytes += len(raw)
+
+    def _flush(self, con: duckdb.DuckDBPyConnection, stream: str, buffer: _Buffer, generation: int) -> None:
+        if buffer.ids:
+            count = len(buffer.ids)
+            batch = pa.table(
+                {
+                    "_airbyte_raw_id": pa.array(buffer.ids, pa.string()),
+                    "_airbyte_extracted_at": pa.array(buffer.extracted, pa.timestamp("ms", tz="UTC")),
+                    "_airbyte_loaded_at": pa.array([_now()] * count, pa.timestamp("us", tz="UTC")),
+                    "_airbyte_meta": pa.array(buffer.metas, pa.string()),
+                    "_airbyte_generation_id": pa.array([generation] * count, pa.int64()),
+                    "_airbyte_data": pa.array(buffer.data, pa.string()),
+                }
+            )
+            con.register("_refinery_batch", batch)
+            try:
+                table = quote_identifier(table_name(self.source_name, stream))
+                con.execute(
+                    f"insert into {RAW_SCHEMA}.{table} select _airbyte_raw_id, _airbyte_extracted_at, "
+                    "_airbyte_loaded_at, _airbyte_meta::json, _airbyte_generation_id, _airbyte_data::json "
+                    "from _refinery_batch"
+                )
+            finally:
+                con.unregister("_refinery_batch")
+            buffer.pending.landed += count
+            buffer.clear()
+
+    def _flush_quarantine(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, buffer: _Buffer) -> None:
+        if buffer.quarantine:
+            now = _now()
+            con.executemany(
+                f"insert into {RAW_SCHEMA}._refinery_quarantine values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [str(uuid.uuid4()), sync_id, self.source_name, stream, reason, raw, now]
+                    for reason, raw in buffer.quarantine
+                ],
+            )
+            buffer.quarantine.clear()
+
+    def _checkpoint(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        buffers: dict[str, _Buffer],
+        committed: dict[str, StreamCounts],
+        generations: dict[str, int],
+        sync_id: str,
+        state: State | None,
+        final: bool = False,
+    ) -> None:
+        """Flush every buffer, save the state, update counters and commit — one transaction."""
+        now = _now()
+        for stream, buffer in buffers.items():
+            if stream in generations:
+                self._flush(con, stream, buffer, generations[stream])
+            self._flush_quarantine(con, sync_id, stream, buffer)
+        if state is not None:
+            if state.state_type == "STREAM":
+                (stream_name,) = state.stream_states
+            else:
+                stream_name = GLOBAL_STREAM
+            con.execute(
+                f"insert or replace into {RAW_SCHEMA}._refinery_state values (?, ?, ?, ?, ?, ?)",
+                [self.source_name, stream_name, state.state_type, orjson.dumps(state.message).decode(), sync_id, now],
+            )
+        if final:
+            for stream, generation in generations.items():
+                table = quote_identifier(table_name(self.source_name, stream))
+                con.execute(
+                    f"delete from {RAW_SCHEMA}.{table} where _airbyte_generation_id < ?", [generation]
+                )
+        for stream, buffer in buffers.items():
+            total = committed.setdefault(stream, StreamCounts())
+            total.read += buffer.pending.read
+            total.landed += buffer.pending.landed
+            total.quarantined += buffer.pending.quarantined
+            total.bytes += buffer.pending.bytes
+            buffer.pending = StreamCounts()
+        self._write_counts(con, sync_id, committed, "succeeded" if final else "running", None, now if final else None)
+        con.commit()
+        if not final:
+            con.begin()
+
+    def _write_counts(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sync_id: str,
+        committed: dict[str, StreamCounts],
+        status: str,
+        error: str | None,
+        ended_at: datetime | None,
+    ) -> None:
+        for stream, counts in committed.items():
+            self._start_log(con, sync_id, stream, _now())
+            con.execute(
+                f"update {RAW_SCHEMA}._refinery_sync_log set records_read = ?, records_landed = ?, "
+                "records_quarantined = ?, bytes_read = ?, status = ?, error = ?, ended_at = ? "
+                "where sync_id = ? and stream_name = ?",
+                [counts.read, counts.landed, counts.quarantined, counts.bytes, status, error, ended_at, sync_id, stream],
+            )
+
+    def _finish_log(
+        self, con: duckdb.DuckDBPyConnection, sync_id: str, committed: dict[str, StreamCounts], status: str, error: str
+    ) -> None:
+        con.begin()
+        self._write_counts(con, sync_id, committed, status, error, _now())
+        con.commit()
+
+
+def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:
+    """Why a record cannot be landed in this stream, or None."""
+    if spec.primary_key and data.get(spec.primary_key) in (None, ""):
+        return f"missing primary key field {spec.primary_key!r}"
+    if spec.role == "documents" and spec.text_field:
+        if spec.text_field not in data:
+            return f"missing text field {spec.text_field!r}"
+        value = data[spec.text_field]
+        if value is not None and not isinstance(value, str):
+            return f"text field {spec.text_field!r} is {type(value).__name__}, expected a string"
+    return None
+
+
+def _merged(committed: dict[str, StreamCounts], buffers: dict[str, _Buffer]) -> dict[str, StreamCounts]:
+    merged = {}
+    for stream in set(committed) | set(buffers):
+        done = committed.get(stream, StreamCounts())
+        pending = buffers[stream].pending if stream in buffers else StreamCounts()
+        merged[stream] = StreamCounts(
+            done.read + pending.read,
+            done.landed + pending.landed,
+            done.quarantined + pending.quarantined,
+            done.bytes + pending.bytes,
+        )
+    return merged
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, SourceFailed) else f"{type(exc).__name__}: {text}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in BOOKKEEPING_DDL:
+        con.execute(statement)

@@ -1,0 +1,50 @@
+"""Source kinds. Each module holds one kind and documents its configuration.
+
+A source declares its streams (`streams()`) and yields Airbyte protocol messages
+(`read(saved)`); it never touches the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ingestion.config import Config, SourceConfig
+from ingestion.destination import StreamSpec
+from ingestion.protocol import Message
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """What the destination saved for a source at its last checkpoint."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    streams: dict[str, Any] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    def streams(self) -> list[StreamSpec]: ...
+
+    def read(self, saved: SavedState) -> Iterator[Message]: ...
+
+
+def build_source(source: SourceConfig, config: Config) -> Source:
+    """The source object for one entry of refinery.yml."""
+    if source.kind == "files":
+        from ingestion.sources.files import FilesSource
+
+        return FilesSource(source)
+    if source.kind == "documents":
+        from ingestion.sources.documents import DocumentsSource
+
+        return DocumentsSource(source)
+    if source.kind == "label_studio":
+        from ingestion.sources.label_studio import LabelStudioSource
+
+        return LabelStudioSource(source)
+    if source.kind == "airbyte":
+        from ingestion.sources.airbyte import AirbyteConnectorSource
+
+        return AirbyteConnectorSource(source, config.connectors_dir)
+    raise ValueError(f"unknown source kind {source.kind!r}")
