@@ -50,8 +50,12 @@ def main(config_path: str | None) -> None:
 
 
 @main.command()
-@click.option("--select", "selections", multiple=True,
-              help="Dagster asset selection, e.g. 'key:raw/tickets__records+' or 'group:ingestion'. Repeatable.")
+@click.option(
+    "--select",
+    "selections",
+    multiple=True,
+    help="Dagster asset selection, e.g. 'key:raw/tickets__records+' or 'group:ingestion'. Repeatable.",
+)
 def run(selections: tuple[str, ...]) -> None:
     """Run every stage (or a selection) and publish a release if the content changed."""
     config = _config()
@@ -73,8 +77,10 @@ def run(selections: tuple[str, ...]) -> None:
     print_status(config, click.echo, since=started)
     if not result.success:
         _fail(f"run failed: {_failure_reason(result)}", EXIT_FAILED)
-    click.echo("\nNext: `refinery status`, `refinery release list`, `refinery ui` (asset graph and run history), "
-               "`cd dbt_project && dbt docs generate && dbt docs serve` (model docs and lineage).")
+    click.echo(
+        "\nNext: `refinery status`, `refinery release list`, `refinery ui` (asset graph and run history), "
+        "`cd dbt_project && dbt docs generate && dbt docs serve` (model docs and lineage)."
+    )
 
 
 def _execute(selections: tuple[str, ...]):
@@ -168,8 +174,16 @@ def release_export(version: str, file_format: str, out_dir: str) -> None:
 def ui(port: int) -> None:
     """Serve the Dagster UI (asset graph, run history, checks) on 127.0.0.1."""
     _config()
-    command = [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
-               "-m", "dagster_project.definitions"]
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        "dagster_project.definitions",
+    ]
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", err=True)
     try:
         sys.exit(subprocess.call(command))

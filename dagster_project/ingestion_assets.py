@@ -78,7 +78,11 @@ def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsD
         if result.status != "succeeded":
             raise dg.Failure(
                 description=f"source '{name}' failed: {result.error}",
-                metadata={"sync_id": result.sync_id, "records_landed": landed, "records_quarantined": quarantined},
+                metadata={
+                    "sync_id": result.sync_id,
+                    "records_landed": landed,
+                    "records_quarantined": quarantined,
+                },
             )
         unattributed = result.streams.get("_unknown", StreamCounts()).quarantined
         for index, stream in enumerate(streams):

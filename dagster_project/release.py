@@ -92,7 +92,10 @@ def code_commit() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -118,8 +121,9 @@ def publish_release(config: Config, last_build: dict[str, Any] | None) -> Publis
             f"select version, version_number, content_hash from {LAKE}.releases order by version_number desc limit 1"
         ).fetchone()
         if latest and latest[2] == new_hash:
-            manifest = json.loads(con.execute(
-                f"select manifest from {LAKE}.releases where version = ?", [latest[0]]).fetchone()[0])
+            manifest = json.loads(
+                con.execute(f"select manifest from {LAKE}.releases where version = ?", [latest[0]]).fetchone()[0]
+            )
             return PublishResult(False, latest[0], manifest, f"content unchanged since {latest[0]}")
         number = (latest[1] if latest else 0) + 1
         version = f"v{number}"

@@ -23,18 +23,24 @@ def _connect(config: Config) -> duckdb.DuckDBPyConnection | None:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-    ).fetchone()[0] or con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, table]
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
+        ).fetchone()[0]
+        or con.execute(
+            "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, table]
+        ).fetchone()[0]
+    )
 
 
 def _table(rows: list[list[Any]], header: list[str], out: Out, indent: str = "  ") -> None:
     cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for index, row in enumerate(cells):
-        out(indent + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        out(
+            indent
+            + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
         if index == 0:
             out(indent + "  ".join("-" * w for w in widths))
 
@@ -43,8 +49,10 @@ def print_syncs(con: duckdb.DuckDBPyConnection, out: Out, since: datetime | None
     if not _exists(con, "raw", "_refinery_sync_log"):
         out("  (no syncs yet)")
         return
-    where = "where started_at >= ?" if since else (
-        "where sync_id in (select arg_max(sync_id, started_at) from raw._refinery_sync_log group by source_name)"
+    where = (
+        "where started_at >= ?"
+        if since
+        else ("where sync_id in (select arg_max(sync_id, started_at) from raw._refinery_sync_log group by source_name)")
     )
     rows = con.execute(
         f"""select source_name, sum(records_landed), sum(records_quarantined), string_agg(distinct status, ','),
@@ -86,14 +94,20 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
         "select split, count(*), count(*) filter (where label_status = 'labeled'), "
         "count(*) filter (where label_status = 'tie') from marts.training_examples group by all order by all"
     ).fetchall()
-    body = [[s, f"{n:,}", f"{labeled:,}", f"{100 * labeled / n:.0f}%" if n else "-", f"{ties:,}"] for s, n, labeled, ties in rows]
+    body = [
+        [s, f"{n:,}", f"{labeled:,}", f"{100 * labeled / n:.0f}%" if n else "-", f"{ties:,}"]
+        for s, n, labeled, ties in rows
+    ]
     _table(body, ["split", "examples", "labeled", "coverage", "ties"], out)
     if _exists(con, "marts", "item_labels"):
         items, ties, unmatched = con.execute(
             "select count(*), count(*) filter (where is_tie), count(*) filter (where not has_document) "
             "from marts.item_labels"
         ).fetchone()
-        out(f"  annotated items: {items:,}; ties (no label, counted): {ties:,}; items matching no document: {unmatched:,}")
+        out(
+            f"  annotated items: {items:,}; ties (no label, counted): {ties:,}; "
+            f"items matching no document: {unmatched:,}"
+        )
 
 
 def print_checks(config: Config, out: Out) -> None:
@@ -119,8 +133,14 @@ def print_releases(config: Config, out: Out) -> None:
         out("  (no release yet)")
         return
     body = [
-        [m["version"], m["created_at"][:19].replace("T", " "), f"{m['rows']:,}",
-         " ".join(f"{k}={v}" for k, v in m["rows_per_split"].items()), m["content_hash"][:12], m.get("snapshot_id")]
+        [
+            m["version"],
+            m["created_at"][:19].replace("T", " "),
+            f"{m['rows']:,}",
+            " ".join(f"{k}={v}" for k, v in m["rows_per_split"].items()),
+            m["content_hash"][:12],
+            m.get("snapshot_id"),
+        ]
         for m in releases
     ]
     _table(body, ["version", "created (UTC)", "rows", "per split", "content hash", "snapshot"], out)

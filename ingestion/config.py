@@ -134,12 +134,8 @@ def load_config(path: Path | str | None = None, home: Path | str | None = None) 
     _reject_unknown(config_path, "", raw, {"sources"})
     sources_raw = raw.get("sources")
     if not isinstance(sources_raw, dict) or not sources_raw:
-        raise ConfigError(
-            f"{config_path}: key 'sources' must be a non-empty mapping of name → {{kind: …}}"
-        )
-    sources = {
-        name: _validate_source(config_path, name, spec) for name, spec in sources_raw.items()
-    }
+        raise ConfigError(f"{config_path}: key 'sources' must be a non-empty mapping of name → {{kind: …}}")
+    sources = {name: _validate_source(config_path, name, spec) for name, spec in sources_raw.items()}
     resolved_home = Path(home).resolve() if home else home_from_env(config_path)
     return Config(path=config_path, home=resolved_home, sources=sources)
 
@@ -166,8 +162,7 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         close = difflib.get_close_matches(str(kind), sorted(KIND_OPTIONS), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(
-            f"{config_path}: '{where}.kind' is {kind!r}: {hint}"
-            f"supported kinds are {', '.join(sorted(KIND_OPTIONS))}"
+            f"{config_path}: '{where}.kind' is {kind!r}: {hint}supported kinds are {', '.join(sorted(KIND_OPTIONS))}"
         )
     required, optional = KIND_OPTIONS[kind]
     options = {k: v for k, v in spec.items() if k != "kind"}
@@ -226,9 +221,7 @@ def _check_airbyte(config_path: Path, where: str, options: dict) -> None:
     if streams is not None and (
         not isinstance(streams, list) or not all(isinstance(s, str) and NAME_PATTERN.match(s) for s in streams)
     ):
-        raise ConfigError(
-            f"{config_path}: '{where}.streams' must be a list of stream names (lowercase, e.g. [users])"
-        )
+        raise ConfigError(f"{config_path}: '{where}.streams' must be a list of stream names (lowercase, e.g. [users])")
 
 
 def resolve_env_config(source: SourceConfig) -> tuple[dict[str, Any], list[str]]:

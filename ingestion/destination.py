@@ -398,14 +398,19 @@ class DuckDBDestination:
                 stream_name = GLOBAL_STREAM
             con.execute(
                 f"insert or replace into {RAW_SCHEMA}._refinery_state values (?, ?, ?, ?, ?, ?)",
-                [self.source_name, stream_name, state.state_type, orjson.dumps(state.message).decode(), sync_id, now],
+                [
+                    self.source_name,
+                    stream_name,
+                    state.state_type,
+                    orjson.dumps(state.message).decode(),
+                    sync_id,
+                    now,
+                ],
             )
         if final:
             for stream, generation in generations.items():
                 table = quote_identifier(table_name(self.source_name, stream))
-                con.execute(
-                    f"delete from {RAW_SCHEMA}.{table} where _airbyte_generation_id < ?", [generation]
-                )
+                con.execute(f"delete from {RAW_SCHEMA}.{table} where _airbyte_generation_id < ?", [generation])
         for stream, buffer in buffers.items():
             total = committed.setdefault(stream, StreamCounts())
             total.read += buffer.pending.read
@@ -433,11 +438,26 @@ class DuckDBDestination:
                 f"update {RAW_SCHEMA}._refinery_sync_log set records_read = ?, records_landed = ?, "
                 "records_quarantined = ?, bytes_read = ?, status = ?, error = ?, ended_at = ? "
                 "where sync_id = ? and stream_name = ?",
-                [counts.read, counts.landed, counts.quarantined, counts.bytes, status, error, ended_at, sync_id, stream],
+                [
+                    counts.read,
+                    counts.landed,
+                    counts.quarantined,
+                    counts.bytes,
+                    status,
+                    error,
+                    ended_at,
+                    sync_id,
+                    stream,
+                ],
             )
 
     def _finish_log(
-        self, con: duckdb.DuckDBPyConnection, sync_id: str, committed: dict[str, StreamCounts], status: str, error: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sync_id: str,
+        committed: dict[str, StreamCounts],
+        status: str,
+        error: str,
     ) -> None:
         con.begin()
         self._write_counts(con, sync_id, committed, status, error, _now())

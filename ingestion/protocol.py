@@ -114,17 +114,14 @@ def parse_line(line: bytes) -> Message:
     """
     stripped = line.strip()
     try:
-        return parse_message(orjson.loads(stripped), size=len(stripped))
+        obj = orjson.loads(stripped)
     except orjson.JSONDecodeError as exc:
         reason = "invalid UTF-8" if _is_bad_utf8(stripped) else f"invalid JSON: {exc}"
         return Quarantined(reason=reason, raw=bytes(line))
+    try:
+        return parse_message(obj, size=len(stripped))
     except ProtocolError as exc:
-        stream = UNKNOWN_STREAM
-        try:
-            stream = _stream_hint(orjson.loads(stripped))
-        except orjson.JSONDecodeError:
-            pass
-        return Quarantined(reason=str(exc), raw=bytes(line), stream=stream)
+        return Quarantined(reason=str(exc), raw=bytes(line), stream=_stream_hint(obj))
 
 
 def _is_bad_utf8(data: bytes) -> bool:

@@ -22,9 +22,7 @@ def file_fingerprint(path: Path) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def changed_files(
-    files: list[Path], root: Path, stream_state: Any
-) -> Iterator[tuple[Path, str, dict[str, int]]]:
+def changed_files(files: list[Path], root: Path, stream_state: Any) -> Iterator[tuple[Path, str, dict[str, int]]]:
     """(path, key relative to root, fingerprint) for each new or changed file."""
     seen = (stream_state or {}).get("files", {}) if isinstance(stream_state, dict) else {}
     for path in files:

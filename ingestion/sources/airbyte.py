@@ -78,7 +78,13 @@ class AirbyteConnectorSource:
         self.venv.parent.mkdir(parents=True, exist_ok=True)
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(self.venv)],
-            [str(self.venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", self.requirement],
+            [
+                str(self.venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                self.requirement,
+            ],
         ]
         for command in steps:
             result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -208,7 +214,8 @@ class AirbyteConnectorSource:
         renames = {entry["stream"]["name"]: spec.name for entry, spec in configured}
         catalog = {"streams": [entry for entry, _ in configured]}
         for message in self._run(
-            ["read", "--config", "{config}", "--catalog", "{catalog}"] + (["--state", "{state}"] if saved.messages else []),
+            ["read", "--config", "{config}", "--catalog", "{catalog}"]
+            + (["--state", "{state}"] if saved.messages else []),
             catalog=catalog,
             state=saved.messages,
         ):
@@ -223,7 +230,10 @@ class AirbyteConnectorSource:
 
     # -- subprocess ------------------------------------------------------------------------------
     def _run(
-        self, args: list[str], catalog: dict[str, Any] | None = None, state: list[dict[str, Any]] | None = None
+        self,
+        args: list[str],
+        catalog: dict[str, Any] | None = None,
+        state: list[dict[str, Any]] | None = None,
     ) -> Iterator[Message]:
         self.ensure_installed()
         with tempfile.TemporaryDirectory(prefix="refinery-connector-") as tmp:
@@ -265,4 +275,3 @@ class AirbyteConnectorSource:
 def _drain(stream: Any, tail: collections.deque[str]) -> None:
     for raw in stream:
         tail.append(raw.decode("utf-8", errors="replace"))
-

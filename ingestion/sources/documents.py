@@ -34,10 +34,34 @@ from ingestion.sources._fileset import changed_files
 STREAM = "documents"
 MIME_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".html": "text/html", ".htm": "text/html"}
 SKIP_TAGS = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form", "svg"}
-BOILERPLATE_HINT = re.compile(r"(^|[\s_-])(nav|navbar|navigation|sidebar|sphinxsidebar|footer|header|menu|"
-                              r"breadcrumbs?|related|cookie|banner|toc)($|[\s_-])", re.IGNORECASE)
-BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr", "table",
-              "section", "article", "blockquote", "dt", "dd", "hr"}
+BOILERPLATE_HINT = re.compile(
+    r"(^|[\s_-])(nav|navbar|navigation|sidebar|sphinxsidebar|footer|header|menu|"
+    r"breadcrumbs?|related|cookie|banner|toc)($|[\s_-])",
+    re.IGNORECASE,
+)
+BLOCK_TAGS = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "dt",
+    "dd",
+    "hr",
+}
 VOID_TAGS = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "wbr"}
 
 
@@ -62,7 +86,8 @@ class DocumentsSource:
         stream_state = saved.streams.get(STREAM) or {}
         seen = dict(stream_state.get("files", {})) if isinstance(stream_state, dict) else {}
         files = sorted(
-            p for p in self.root.rglob("*")
+            p
+            for p in self.root.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
         )
         for path, key, fingerprint in changed_files(files, self.root, stream_state):

@@ -33,7 +33,13 @@ from ingestion.protocol import Message, Quarantined, Record, stream_state_messag
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import changed_files, glob_root, matching_files
 
-EXTENSION_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+EXTENSION_FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 
 
 class FilesSource:
@@ -98,7 +104,9 @@ class FilesSource:
                     continue
                 if not isinstance(data, dict):
                     yield Quarantined(
-                        f"{key} line {number}: expected a JSON object, got {type(data).__name__}", line, self.stream
+                        f"{key} line {number}: expected a JSON object, got {type(data).__name__}",
+                        line,
+                        self.stream,
                     )
                     continue
                 yield Record(self.stream, data, emitted_at, size=len(line))

@@ -72,7 +72,8 @@ class LabelStudioSource:
         emitted_at = int(time.time() * 1000)
         for index, task in enumerate(tasks):
             if not isinstance(task, dict) or task.get("id") is None:
-                yield Quarantined(f"{key} task #{index}: not an object with an 'id'", record_bytes({"task": task}),
-                                  STREAM)
+                yield Quarantined(
+                    f"{key} task #{index}: not an object with an 'id'", record_bytes({"task": task}), STREAM
+                )
                 continue
             yield Record(STREAM, task, emitted_at)

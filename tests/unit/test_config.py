@@ -1,0 +1,100 @@
+"""refinery.yml errors name the file, the key and the fix."""
+
+import pytest
+
+from ingestion.config import ConfigError, load_config, resolve_env_config
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def data(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": 1}\n')
+    (tmp_path / "docs").mkdir()
+    return tmp_path
+
+
+def test_valid_config_resolves_paths_and_home(data, write_config, monkeypatch):
+    monkeypatch.delenv("REFINERY_HOME", raising=False)
+    path = write_config("""
+        sources:
+          t: {kind: files, path: data/*.jsonl, primary_key: id, text_field: body}
+          d: {kind: documents, path: docs}
+          s: {kind: airbyte, connector: airbyte-source-faker==7.2.1, config: {count: 1}}
+    """)
+    config = load_config(path)
+    assert list(config.sources) == ["t", "d", "s"]
+    assert config.home == data
+    assert config.database_path == data / "warehouse" / "refinery.duckdb"
+    assert config.sources["t"].resolve_path("data/*.jsonl") == data / "data" / "*.jsonl"
+
+
+def test_refinery_home_moves_warehouse_and_dagster_home(data, write_config, monkeypatch, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("REFINERY_HOME", str(home))
+    config = load_config(write_config("sources: {d: {kind: documents, path: docs}}"))
+    assert (config.warehouse_dir, config.dagster_home) == (home / "warehouse", home / ".dagster")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "sources: {t: {kind: filez, path: data/a.jsonl}}",
+            "'sources.t.kind' is 'filez': did you mean 'files'?",
+        ),
+        (
+            "sources: {t: {kind: files, path: data/a.jsonl, primary_kye: id}}",
+            "unknown key 'sources.t.primary_kye': did you mean 'primary_key'?",
+        ),
+        (
+            "sources: {t: {kind: files, path: nowhere/*.jsonl}}",
+            "'sources.t.path' = 'nowhere/*.jsonl' matches no file",
+        ),
+        ("sources: {t: {kind: documents, path: data/a.jsonl}}", "is not a folder"),
+        ("sources: {t: {kind: files}}", "'sources.t.path' is required for kind 'files'"),
+        ("sourcez: {}", "unknown key 'sourcez': did you mean 'sources'?"),
+        ("sources: {Bad-Name: {kind: documents, path: docs}}", "source name 'Bad-Name' is not allowed"),
+        ("sources: {a__b: {kind: documents, path: docs}}", "source name 'a__b' is not allowed"),
+        ("sources: {t: {kind: files, path: data/a.jsonl, format: xml}}", "'sources.t.format' is 'xml'"),
+        (
+            "sources: {s: {kind: airbyte, connector: x, config: {k: 1}, config_from_env: {k: K}}}",
+            "keep secrets only in config_from_env",
+        ),
+        ("sources: [1, 2]", "'sources' must be a non-empty mapping"),
+        (
+            "sources: {t: {kind: files, path: data/a.jsonl, text_field: [a, b]}}",
+            "must be a single field name",
+        ),
+        ("sources: {t: {kind: files\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_fails_fast_naming_file_key_and_fix(data, write_config, text, expected):
+    path = write_config(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(path) in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_missing_config_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match=r"config file not found.*REFINERY_CONFIG"):
+        load_config(tmp_path / "nope.yml")
+
+
+def test_secrets_come_only_from_named_environment_variables(data, write_config, monkeypatch):
+    config = load_config(
+        write_config(
+            "sources: {s: {kind: airbyte, connector: x, config: {count: 1}, config_from_env: {api_key: SHOP_KEY}}}"
+        )
+    )
+    source = config.sources["s"]
+    monkeypatch.delenv("SHOP_KEY", raising=False)
+    with pytest.raises(ConfigError, match="environment variable SHOP_KEY, which is not set"):
+        resolve_env_config(source)
+    monkeypatch.setenv("SHOP_KEY", "s3cret")
+    merged, secrets = resolve_env_config(source)
+    assert merged == {"count": 1, "api_key": "s3cret"}
+    assert secrets == ["s3cret"]
+    assert "s3cret" not in config.path.read_text()

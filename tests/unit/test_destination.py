@@ -1,0 +1,199 @@
+"""The destination: batching inside a transaction, STATE commit order, quarantine, crashes."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.destination import DuckDBDestination, StreamSpec
+from ingestion.protocol import Quarantined, Record, Trace, stream_state_message
+
+pytestmark = pytest.mark.unit
+
+DOCS = StreamSpec("docs", role="documents", primary_key="id", text_field="text")
+
+
+def rec(i: int, stream: str = "docs", **extra) -> Record:
+    return Record(stream, {"id": f"k{i}", "text": f"text {i}", **extra}, 1_700_000_000_000 + i)
+
+
+def query(db: Path, sql: str):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "warehouse" / "refinery.duckdb"
+
+
+def test_records_land_in_v2_raw_layout_with_untouched_data(db):
+    destination = DuckDBDestination(db, "src", "files", batch_size=2)
+    result = destination.run([DOCS], [rec(1), rec(2), rec(3), stream_state_message("docs", {"n": 3})])
+    assert result.status == "succeeded"
+    assert (result.streams["docs"].read, result.streams["docs"].landed) == (3, 3)
+    rows = query(
+        db,
+        "select _airbyte_data ->> 'id', _airbyte_data ->> 'text', epoch_ms(_airbyte_extracted_at), "
+        "_airbyte_loaded_at is not null, _airbyte_meta ->> 'sync_id', _airbyte_generation_id "
+        "from raw.src__docs order by 1",
+    )
+    assert [r[:3] for r in rows] == [
+        ("k1", "text 1", 1_700_000_000_001),
+        ("k2", "text 2", 1_700_000_000_002),
+        ("k3", "text 3", 1_700_000_000_003),
+    ]
+    assert all(r[3] and r[4] == result.sync_id and r[5] == 0 for r in rows)
+    columns = [
+        r[0]
+        for r in query(
+            db,
+            "select column_name from duckdb_columns() where table_name = 'src__docs' order by column_index",
+        )
+    ]
+    assert columns == [
+        "_airbyte_raw_id",
+        "_airbyte_extracted_at",
+        "_airbyte_loaded_at",
+        "_airbyte_meta",
+        "_airbyte_generation_id",
+        "_airbyte_data",
+    ]
+    assert query(db, "select role, primary_key, text_field from raw._refinery_streams") == [("documents", "id", "text")]
+
+
+def test_state_is_committed_with_the_records_before_it_and_failure_rolls_back_the_rest(db):
+    def source():
+        yield rec(1)
+        yield rec(2)
+        yield stream_state_message("docs", {"upto": 2})
+        for i in range(3, 10):  # more than one batch, flushed inside the open transaction
+            yield rec(i)
+        raise ConnectionError("network dropped")
+
+    destination = DuckDBDestination(db, "src", "files", batch_size=3)
+    result = destination.run([DOCS], source())
+    assert result.status == "failed"
+    assert "ConnectionError: network dropped" in result.error
+    assert query(db, "select _airbyte_data ->> 'id' from raw.src__docs order by 1") == [("k1",), ("k2",)]
+    assert destination.stream_states() == {"docs": {"upto": 2}}
+    assert query(db, "select status, records_landed, error from raw._refinery_sync_log") == [
+        ("failed", 2, "ConnectionError: network dropped")
+    ]
+
+
+def test_trace_error_fails_the_sync_and_keeps_checkpointed_records(db):
+    messages = [
+        rec(1),
+        stream_state_message("docs", {"upto": 1}),
+        rec(2),
+        Trace("ERROR", {"type": "ERROR", "error": {"message": "rate limited"}}),
+    ]
+    result = DuckDBDestination(db, "src", "files").run([DOCS], messages)
+    assert (result.status, result.error) == ("failed", "rate limited")
+    assert query(db, "select count(*) from raw.src__docs") == [(1,)]
+
+
+def test_records_after_the_last_state_commit_when_the_source_ends_cleanly(db):
+    result = DuckDBDestination(db, "src", "files").run([DOCS], [rec(1), stream_state_message("docs", {}), rec(2)])
+    assert result.status == "succeeded"
+    assert query(db, "select count(*) from raw.src__docs") == [(2,)]
+
+
+def test_every_input_is_accounted_for_as_landed_or_quarantined(db):
+    messages = [
+        rec(1),
+        Record("docs", {"text": "no key"}, 1),  # missing primary key
+        Record("docs", {"id": "k9", "text": 42}, 1),  # wrong type for the text field
+        Record("docs", {"id": "k8"}, 1),  # missing text field
+        Record("elsewhere", {"id": 1}, 1),  # stream not in the catalog
+        Quarantined("invalid JSON: truncated", b'{"type": "REC', "docs"),
+        Quarantined("not a message", b"garbage"),
+    ]
+    result = DuckDBDestination(db, "src", "files").run([DOCS], messages)
+    assert result.total("read") == 7
+    assert result.total("landed") + result.total("quarantined") == 7
+    assert result.total("landed") == 1
+    reasons = dict(query(db, "select reason, raw_bytes from raw._refinery_quarantine order by reason"))
+    assert reasons["invalid JSON: truncated"] == b'{"type": "REC'
+    assert reasons["not a message"] == b"garbage"
+    assert b'"text":42' in reasons["text field 'text' is int, expected a string"]
+    assert "missing primary key field 'id'" in reasons
+    assert "missing text field 'text'" in reasons
+    assert any("not in the configured catalog" in reason for reason in reasons)
+    log = dict(query(db, "select stream_name, records_quarantined from raw._refinery_sync_log"))
+    assert log == {"docs": 4, "_unknown": 2}
+
+
+def test_hostile_stream_names_cannot_reach_sql():
+    for name in ['x"; drop table raw._refinery_state; --', "Users", "a b", "naïve", "a__b"]:
+        with pytest.raises(ValueError, match="cannot become a table name"):
+            StreamSpec(name)
+
+
+def test_field_names_with_quotes_are_data_not_sql(db):
+    spec = StreamSpec("docs", role="documents", primary_key="it's", text_field='te"xt; drop')
+    result = DuckDBDestination(db, "src", "files").run([spec], [Record("docs", {"it's": 1, 'te"xt; drop': "ok"}, 1)])
+    assert result.total("landed") == 1
+    assert query(db, "select primary_key, text_field from raw._refinery_streams") == [("it's", 'te"xt; drop')]
+
+
+def test_full_refresh_stream_replaces_the_previous_generation_only_on_success(db):
+    spec = StreamSpec("items", primary_key="id", full_refresh=True)
+    destination = DuckDBDestination(db, "src", "airbyte")
+    destination.run([spec], [rec(1, "items"), rec(2, "items")])
+    destination.run([spec], [rec(3, "items"), Trace("ERROR", {"error": {"message": "boom"}})])
+    assert query(db, "select _airbyte_data ->> 'id', _airbyte_generation_id from raw.src__items order by 1") == [
+        ("k1", 1),
+        ("k2", 1),
+    ]
+    destination.run([spec], [rec(4, "items")])
+    assert query(db, "select _airbyte_data ->> 'id', _airbyte_generation_id from raw.src__items") == [("k4", 2)]
+
+
+CRASHING_SYNC = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from ingestion.destination import DuckDBDestination, StreamSpec
+    from ingestion.protocol import Record, stream_state_message
+
+    db, kill_after = Path(sys.argv[1]), int(sys.argv[2])
+    destination = DuckDBDestination(db, "src", "files", batch_size=7)
+    start = (destination.stream_states().get("docs") or {}).get("next", 0)
+
+    def source():
+        for i in range(start, 100):
+            if i == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield Record("docs", {"id": f"k{i}", "text": "t"}, 1)
+            if i % 10 == 9:
+                yield stream_state_message("docs", {"next": i + 1})
+
+    spec = StreamSpec("docs", role="documents", primary_key="id", text_field="text")
+    result = destination.run([spec], source())
+    print(result.status)
+""")
+
+
+@pytest.mark.parametrize("kill_after", [3, 10, 27, 58, 99])
+def test_sigkill_mid_sync_then_rerun_lands_every_record_exactly_once(db, tmp_path, kill_after):
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING_SYNC)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    killed = subprocess.run([sys.executable, str(script), str(db), str(kill_after)], env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    committed = kill_after // 10 * 10
+    assert query(db, "select count(*) from raw.src__docs")[0][0] == committed
+    resumed = subprocess.run([sys.executable, str(script), str(db), "-1"], env=env, capture_output=True, text=True)
+    assert resumed.stdout.strip() == "succeeded", resumed.stderr
+    assert query(db, "select count(*), count(distinct _airbyte_data ->> 'id') from raw.src__docs") == [(100, 100)]
+    statuses = query(
+        db,
+        "select status, coalesce(error like 'interrupted%', false) from raw._refinery_sync_log order by started_at",
+    )
+    assert statuses == [("failed", True), ("succeeded", False)]

@@ -1,0 +1,147 @@
+"""Built-in sources: files, documents (HTML main text), Label Studio; incremental by file."""
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingestion.config import load_config
+from ingestion.protocol import Quarantined, Record, State
+from ingestion.sources import SavedState, build_source
+from ingestion.sources.documents import extract_html
+
+pytestmark = pytest.mark.unit
+
+
+def messages(source, state=None):
+    return list(source.read(SavedState(streams=state or {})))
+
+
+def last_state(items):
+    return [m for m in items if isinstance(m, State)][-1].stream_states
+
+
+def test_files_jsonl_csv_parquet_and_bad_lines(tmp_path, write_config):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_bytes(b'{"id": 1}\n\n{"id": 2\n"str"\n{"id": 3}\n\xff\xfe\n')
+    (tmp_path / "in" / "b.csv").write_text("id,text\n4,four\n5,five,extra\n")
+    pq.write_table(pa.table({"id": [6, 7], "text": ["six", "seven"]}), tmp_path / "in" / "c.parquet")
+    config = load_config(write_config("sources: {t: {kind: files, path: 'in/*', primary_key: id}}"))
+    items = messages(build_source(config.sources["t"], config))
+    records = [m.data for m in items if isinstance(m, Record)]
+    assert records == [
+        {"id": 1},
+        {"id": 3},
+        {"id": "4", "text": "four"},
+        {"id": 6, "text": "six"},
+        {"id": 7, "text": "seven"},
+    ]
+    reasons = [m.reason for m in items if isinstance(m, Quarantined)]
+    assert reasons[0].startswith("a.jsonl line 3: invalid JSON")
+    assert reasons[1] == "a.jsonl line 4: expected a JSON object, got str"
+    assert reasons[2] == "a.jsonl line 6: invalid UTF-8"
+    assert reasons[3] == "b.csv line 3: 3 fields, the header has 2"
+    assert sorted(last_state(items)["records"]["files"]) == ["a.jsonl", "b.csv", "c.parquet"]
+
+
+def test_files_are_read_again_only_when_changed(tmp_path, write_config):
+    (tmp_path / "a.jsonl").write_text('{"id": 1}\n')
+    (tmp_path / "b.jsonl").write_text('{"id": 2}\n')
+    config = load_config(write_config("sources: {t: {kind: files, path: '*.jsonl'}}"))
+    source = build_source(config.sources["t"], config)
+    state = last_state(messages(source))
+    assert [m for m in messages(source, state) if isinstance(m, Record)] == []
+    (tmp_path / "b.jsonl").write_text('{"id": 2}\n{"id": 3}\n')
+    os.utime(tmp_path / "b.jsonl", ns=(1, 1))
+    assert [m.data for m in messages(source, state) if isinstance(m, Record)] == [{"id": 2}, {"id": 3}]
+
+
+def test_html_main_text_drops_scripts_navigation_and_footers():
+    title, text = extract_html("""<html><head><title>The  Page</title><style>p{}</style></head><body>
+        <div class="related" role="navigation"><a>index</a></div>
+        <header>Site header</header><nav>Home | Docs</nav>
+        <div class="body"><h1>Heading</h1><p>First &amp; <b>bold</b> para.</p><p>Second<br>line</p></div>
+        <script>track();</script><div class="footer">© 2024</div></body></html>""")
+    assert title == "The Page"
+    assert text == "Heading\nFirst & bold para.\nSecond\nline"
+
+
+def test_documents_records_carry_metadata_and_bad_files_are_quarantined(tmp_path, write_config):
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "guide.md").write_text("# Guide\n\nSome text.\n")
+    (docs / "sub" / "page.html").write_text("<title>Page</title><p>Hello</p>")
+    (docs / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (docs / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (docs / ".hidden").write_text("ignored")
+    config = load_config(write_config("sources: {d: {kind: documents, path: docs}}"))
+    items = messages(build_source(config.sources["d"], config))
+    records = {m.data["path"]: m.data for m in items if isinstance(m, Record)}
+    assert sorted(records) == ["guide.md", "sub/page.html"]
+    guide = records["guide.md"]
+    assert (guide["title"], guide["mime_type"], guide["bytes"], guide["text"]) == (
+        "Guide",
+        "text/markdown",
+        20,
+        "# Guide\n\nSome text.\n",
+    )
+    assert len(guide["sha256"]) == 64 and guide["modified_at"].endswith("+00:00")
+    assert (records["sub/page.html"]["title"], records["sub/page.html"]["text"]) == ("Page", "Hello")
+    quarantined = {m.reason.split(":")[0]: m.raw for m in items if isinstance(m, Quarantined)}
+    assert quarantined == {"latin1.txt": "caf\xe9".encode("latin-1"), "scan.pdf": b"%PDF-1.4"}
+
+
+def test_label_studio_export_lands_one_record_per_task(tmp_path, write_config):
+    tasks = [
+        {"id": 1, "data": {"text": "a"}, "annotations": []},
+        {"data": {}},
+        {"id": 2, "data": {"text": "b"}},
+    ]
+    (tmp_path / "export.json").write_bytes(orjson.dumps(tasks))
+    (tmp_path / "broken.json").write_text('{"not": "an array"}')
+    config = load_config(write_config("sources: {l: {kind: label_studio, path: '*.json'}}"))
+    items = messages(build_source(config.sources["l"], config))
+    assert [m.data["id"] for m in items if isinstance(m, Record)] == [1, 2]
+    reasons = sorted(m.reason for m in items if isinstance(m, Quarantined))
+    assert reasons[0].startswith("broken.json: expected a JSON array of tasks")
+    assert reasons[1] == "export.json task #1: not an object with an 'id'"
+
+
+def test_source_streams_follow_the_raw_layer_contract(tmp_path, write_config):
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    (tmp_path / "docs").mkdir()
+    config = load_config(
+        write_config("""
+        sources:
+          t: {kind: files, path: a.jsonl, primary_key: id, text_field: body, group_field: customer}
+          r: {kind: files, path: a.jsonl}
+          d: {kind: documents, path: docs}
+          l: {kind: label_studio, path: a.jsonl}
+    """)
+    )
+    specs = {name: build_source(src, config).streams()[0] for name, src in config.sources.items()}
+    assert (
+        specs["t"].name,
+        specs["t"].role,
+        specs["t"].primary_key,
+        specs["t"].text_field,
+        specs["t"].group_field,
+    ) == ("records", "documents", "id", "body", "customer")
+    assert (specs["r"].role, specs["r"].text_field) == ("records", None)
+    assert (specs["d"].name, specs["d"].role, specs["d"].primary_key, specs["d"].text_field) == (
+        "documents",
+        "documents",
+        "path",
+        "text",
+    )
+    assert (specs["l"].name, specs["l"].role, specs["l"].primary_key, specs["l"].text_field) == (
+        "tasks",
+        "annotations",
+        "id",
+        "text",
+    )
+    assert Path(config.path).exists()
