@@ -37,7 +37,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
+	mkdir -p warehouse && cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
 
 ui: $(STAMP)
 	$(BIN)/refinery ui

@@ -6,8 +6,7 @@ stream of a role (`meta.refinery.union_role` in its YAML) depends on those raw a
 lineage runs from each source to the release without a hard-coded list of models.
 """
 
-from __future__ import annotations
-
+import contextlib
 import json
 import os
 import subprocess
@@ -100,13 +99,23 @@ def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]
     def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """Clean, deduplicate and label with `dbt build`; dbt tests are the quality gates."""
         progress.say("  → dbt build")
-        with warehouse_lock(config.warehouse_dir):
+        log_path = config.warehouse_dir / "logs" / "dbt_build.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with warehouse_lock(config.warehouse_dir), log_path.open("w") as log:
             invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-            for event in invocation.stream():
+            events = iter(invocation.stream())
+            while True:
+                # dagster-dbt echoes every dbt line to stdout: in a CLI run it goes to the log
+                # file so the terminal shows progress; in a UI run Dagster captures it.
+                with contextlib.redirect_stdout(log) if progress.enabled() else contextlib.nullcontext():
+                    event = next(events, None)
+                if event is None:
+                    break
                 _report(event)
                 yield event
             summary = summarize_run_results(invocation.get_artifact("run_results.json"))
             save_last_build(config, summary)
+        progress.say(f"    dbt log: {log_path}")
         progress.say(
             f"    dbt: {summary['counts'].get('success', 0) + summary['counts'].get('pass', 0)} ok, "
             f"{len(summary['failures'])} failed, {summary['counts'].get('warn', 0)} warnings"

@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.dbt_assets import build_dbt_assets, make_dbt_project
-from dagster_project.ingestion_assets import build_ingestion_assets, role_asset_keys
+from dagster_project.ingestion_assets import bookkeeping_specs, build_ingestion_assets, role_asset_keys
 from dagster_project.release_assets import build_release_asset
 from dagster_project.settings import load_and_prepare
 from ingestion.config import Config
@@ -23,6 +23,7 @@ def build_definitions(config: Config) -> dg.Definitions:
         *build_ingestion_assets(config),
         build_dbt_assets(config, role_asset_keys(config)),
         build_release_asset(config),
+        *bookkeeping_specs(),
     ]
     return dg.Definitions(
         assets=assets,

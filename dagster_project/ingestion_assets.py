@@ -4,8 +4,6 @@ Asset keys are `raw/<source>__<stream>`, equal to the dbt sources' `meta.dagster
 so the graph runs from each raw table through the dbt models to the release.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project import progress
@@ -48,8 +46,24 @@ def role_asset_keys(config: Config) -> dict[str, list[dg.AssetKey]]:
     return keys
 
 
+BOOKKEEPING = {
+    "_refinery_streams": "Catalog of every landed stream (kind, role, key, text and group fields); dbt reads it.",
+    "_refinery_state": "Last STATE per source stream, committed with the records before it.",
+    "_refinery_sync_log": "One row per sync and stream: counts, bytes, status, error.",
+    "_refinery_quarantine": "Everything that could not be landed, with the reason and the original bytes.",
+}
+
+
 def build_ingestion_assets(config: Config) -> list[dg.AssetsDefinition]:
     return [_source_asset(config, name, source) for name, source in config.sources.items()]
+
+
+def bookkeeping_specs() -> list[dg.AssetSpec]:
+    """The destination's own tables, written by every sync (observed, not materialized on their own)."""
+    return [
+        dg.AssetSpec(key=dg.AssetKey(["raw", table]), group_name="ingestion", kinds={"duckdb"}, description=text)
+        for table, text in BOOKKEEPING.items()
+    ]
 
 
 def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsDefinition:

@@ -1,7 +1,5 @@
 """The release asset: publish `marts/training_examples` as an immutable DuckLake version."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project import progress

@@ -247,7 +247,7 @@ class DuckDBDestination:
                         self._quarantine_into(buffers, committed, message.stream, message.reason, message.raw)
                     elif isinstance(message, State):
                         self._checkpoint(con, buffers, committed, generations, sync_id, message)
-                        if on_progress:
+                        if on_progress and time.monotonic() - last_report > 1.0:
                             on_progress(self.source_name, committed)
                             last_report = time.monotonic()
                     elif isinstance(message, Trace) and message.trace_type == "ERROR":

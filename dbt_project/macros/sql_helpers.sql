@@ -1,0 +1,47 @@
+{#- Small quoting and typing helpers shared by the models. -#}
+
+{#- A Python/Jinja string rendered as a SQL string literal, single quotes doubled. -#}
+{% macro sql_string_literal(value) -%}
+    {%- if value is none -%}
+        null
+    {%- else -%}
+        '{{ (value | string) | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    A DuckDB JSON path literal selecting the top-level key `field` under `parent`
+    ('$' = the document root), e.g. '$."text"' or '$.data."text"'. The key is quoted
+    inside the path, so dots, spaces or a leading '$' in a field name stay part of the
+    name; backslashes and double quotes are escaped for the path, single quotes for SQL.
+-#}
+{% macro json_path_literal(field, parent='$') -%}
+    {%- set key = (field | string) | replace('\\', '\\\\') | replace('"', '\\"') -%}
+    {{ sql_string_literal(parent ~ '."' ~ key ~ '"') }}
+{%- endmacro %}
+
+{#-
+    A varchar holding an ISO-8601 timestamp, as timestamp with time zone. Strings with an
+    offset (`Z`, `+02:00`) keep it; naive strings are read as UTC, whatever the session
+    time zone. Unparseable values become NULL instead of failing the whole build.
+-#}
+{% macro to_utc_timestamp(expression) -%}
+    case
+        when regexp_matches({{ expression }}, '(?i)\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}(:?\d{2})?)$')
+            then try_cast({{ expression }} as timestamp with time zone)
+        else timezone('UTC', try_cast({{ expression }} as timestamp))
+    end
+{%- endmacro %}
+
+{#-
+    ORDER BY terms putting the newest version of a record first: by its cursor field (a
+    varchar taken from JSON, compared as a number, else as a timestamp, else as text),
+    then by extraction time, then by raw id so the choice is deterministic.
+-#}
+{% macro latest_version_order(cursor_value, extracted_at, raw_id) -%}
+    try_cast({{ cursor_value }} as double) desc nulls last,
+    try_cast({{ cursor_value }} as timestamp with time zone) desc nulls last,
+    {{ cursor_value }} desc nulls last,
+    {{ extracted_at }} desc,
+    {{ raw_id }} desc
+{%- endmacro %}

@@ -1,0 +1,59 @@
+with
+
+int_documents_deduplicated as (
+    select * from {{ ref('int_documents_deduplicated') }}
+),
+
+int_documents_split as (
+    select * from {{ ref('int_documents_split') }}
+),
+
+int_item_labels_aggregated as (
+    select * from {{ ref('int_item_labels_aggregated') }}
+),
+
+kept_documents as (
+    select
+        document_id,
+        source_name,
+        source_key,
+        normalized_text,
+        content_hash
+    from int_documents_deduplicated
+    where is_kept
+),
+
+training_labels as (
+    select
+        item_hash,
+        label,
+        is_tie
+    from int_item_labels_aggregated
+    where task_name = {{ sql_string_literal(var('training_label_task')) }}
+),
+
+final as (
+    select
+        kept_documents.document_id as example_id,
+        kept_documents.document_id,
+        kept_documents.source_name,
+        kept_documents.source_key,
+        kept_documents.normalized_text as text,
+        training_labels.label,
+        case when training_labels.label is not null then 'majority_vote' end as label_source,
+        case
+            when training_labels.label is not null then 'labeled'
+            when training_labels.is_tie then 'tie'
+            else 'unlabeled'
+        end as label_status,
+        int_documents_split.split
+    from kept_documents
+    inner join int_documents_split
+        on kept_documents.document_id = int_documents_split.document_id
+    left join training_labels
+        on kept_documents.content_hash = training_labels.item_hash
+)
+
+-- Ordered so the table, and any file exported from it, is byte-for-byte reproducible.
+select * from final
+order by example_id

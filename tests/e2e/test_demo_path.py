@@ -1,0 +1,225 @@
+"""The demo path from a user's seat: `refinery run` twice, status, releases, export, dbt, the UI."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.warehouse import warehouse_lock
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REFINERY = str(Path(sys.executable).parent / "refinery")
+SEEDS = PROJECT_ROOT / "seeds" / "sample"
+
+
+def cli(args, env, check=True, cwd=PROJECT_ROOT):
+    result = subprocess.run([REFINERY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"refinery {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("refinery-home")
+
+
+@pytest.fixture(scope="module")
+def env(home, connectors_dir):
+    return {
+        **os.environ,
+        "REFINERY_HOME": str(home),
+        "REFINERY_CONFIG": str(PROJECT_ROOT / "refinery.yml"),
+        "REFINERY_CONNECTORS_DIR": str(connectors_dir),
+    }
+
+
+@pytest.fixture(scope="module")
+def first_run(env):
+    return cli(["run"], env)
+
+
+@pytest.fixture(scope="module")
+def second_run(first_run, env):
+    return cli(["run"], env)
+
+
+def warehouse(home: Path):
+    return duckdb.connect(str(home / "warehouse" / "refinery.duckdb"), read_only=True)
+
+
+def expected():
+    return json.loads((SEEDS / "EXPECTED.json").read_text())
+
+
+def test_first_run_lands_every_source_and_publishes_v1(first_run, home, env):
+    out = first_run.stdout
+    assert "Syncs (this run)" in out and "Funnel" in out and "Labels:" in out
+    assert "Next: `refinery status`" in out
+    with warehouse(home) as con:
+        landed = dict(
+            con.execute("select source_name, sum(records_landed) from raw._refinery_sync_log group by 1").fetchall()
+        )
+        quarantined = dict(
+            con.execute("select source_name, count(*) from raw._refinery_quarantine group by 1").fetchall()
+        )
+        examples = con.execute("select count(*) from marts.training_examples").fetchone()[0]
+    facts = expected()
+    assert landed["tickets"] == facts["tickets"]["valid_lines"]
+    assert quarantined == {"tickets": facts["tickets"]["malformed_lines"]}
+    assert landed["shop"] == 500  # faker with count 200: 200 users, 200 purchases, 100 products
+    assert landed["topics"] == facts["annotations"]["tasks"]
+    assert examples > 0
+    listing = cli(["release", "list"], env).stdout
+    assert "v1" in listing and "v2" not in listing
+
+
+def test_release_manifest_matches_the_published_rows(first_run, home, env):
+    manifest = json.loads(cli(["release", "show", "v1"], env).stdout)
+    with warehouse(home) as con:
+        rows = con.execute("select count(*) from marts.training_examples").fetchone()[0]
+        per_split = dict(con.execute("select split, count(*) from marts.training_examples group by 1").fetchall())
+    assert manifest["rows"] == rows
+    assert manifest["rows_per_split"] == per_split
+    assert sum(manifest["rows_per_label"].values()) == rows
+    assert {c["name"] for c in manifest["schema"]} >= {"example_id", "text", "label", "split", "document_id"}
+    assert len(manifest["content_hash"]) == 32
+    assert manifest["dbt_invocation_id"]
+    assert set(manifest["source_states"]) == {"tickets", "handbook", "shop", "topics"}
+
+
+def test_export_writes_one_file_per_split_readable_back(first_run, home, env, tmp_path):
+    for file_format in ("parquet", "jsonl"):
+        out = tmp_path / file_format
+        written = cli(["release", "export", "v1", "--format", file_format, "--out", str(out)], env).stdout.split()
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert sorted(Path(p).name for p in written) == sorted(
+            [f"{split}.{file_format}" for split in manifest["rows_per_split"]] + ["manifest.json"]
+        )
+        for split, count in manifest["rows_per_split"].items():
+            reader = "read_parquet" if file_format == "parquet" else "read_json_auto"
+            with duckdb.connect() as con:
+                rows = con.execute(
+                    f"select count(*), count(distinct split) from {reader}(?)", [str(out / f"{split}.{file_format}")]
+                ).fetchone()
+            assert rows == (count, 1)
+
+
+def test_second_run_lands_nothing_and_publishes_no_release(second_run, home, env):
+    with warehouse(home) as con:
+        per_sync = con.execute(
+            "select sync_id, sum(records_landed) from raw._refinery_sync_log group by 1 order by min(started_at)"
+        ).fetchall()
+    assert len(per_sync) == 8  # four sources, two runs
+    assert [landed for _, landed in per_sync[4:]] == [0, 0, 0, 0]
+    assert "content unchanged since v1" in second_run.stderr
+    listing = cli(["release", "list"], env).stdout
+    assert "v1" in listing and "v2" not in listing
+
+
+def test_runs_are_recorded_in_the_dagster_instance(second_run, home):
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    with DagsterInstance.from_config(str(home / ".dagster")) as instance:
+        runs = instance.get_runs()
+        assert [run.status for run in runs] == [DagsterRunStatus.SUCCESS, DagsterRunStatus.SUCCESS]
+        assert {run.job_name for run in runs} == {"refinery"}
+
+
+def test_status_reports_syncs_funnel_labels_checks_and_releases(second_run, env):
+    out = cli(["status"], env).stdout
+    for section in ("Syncs (latest per source)", "Funnel", "Labels:", "Checks:", "Releases:"):
+        assert section in out
+    assert "passed" in out and "v1" in out
+
+
+def test_a_second_writer_is_refused_while_the_warehouse_is_busy(second_run, home, env):
+    with warehouse_lock(home / "warehouse"):
+        result = cli(["run"], env, check=False)
+    assert result.returncode == 3
+    assert f"warehouse is busy (pid {os.getpid()})" in result.stderr
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path, env):
+    bad = tmp_path / "refinery.yml"
+    bad.write_text("sources:\n  t: {kind: files, paht: x}\n")
+    result = cli(["--config", str(bad), "status"], env, check=False)
+    assert result.returncode == 2
+    assert "unknown key 'sources.t.paht': did you mean 'path'?" in result.stderr
+
+
+def test_dbt_build_works_from_the_dbt_project_after_the_demo(second_run, env):
+    dbt = str(Path(sys.executable).parent / "dbt")
+    result = subprocess.run(
+        [dbt, "build", "--quiet"],
+        cwd=PROJECT_ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refinery_ui_serves_every_asset_and_the_last_run(second_run, env, home):
+    port = _free_port()
+    process = subprocess.Popen(
+        [REFINERY, "ui", "--port", str(port)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        query = {
+            "query": "{ assetNodes { assetKey { path } } runsOrError { ... on Runs { results { status jobName } } } }"
+        }
+        data = None
+        for _ in range(180):
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql", json.dumps(query).encode(), {"Content-Type": "application/json"}
+                )
+                data = json.loads(urllib.request.urlopen(request, timeout=5).read())["data"]
+                if data["assetNodes"]:
+                    break
+            except (OSError, KeyError, TypeError):
+                pass
+            time.sleep(1)
+        assert data and data["assetNodes"], "the Dagster UI did not serve the asset graph within 180 s"
+        keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+        assert {
+            "raw/tickets__records",
+            "raw/handbook__documents",
+            "raw/shop__users",
+            "raw/topics__tasks",
+            "marts/training_examples",
+            "marts/pipeline_funnel",
+            "release/training_examples",
+        } <= keys
+        runs = data["runsOrError"]["results"]
+        assert len(runs) == 2 and all(run["status"] == "SUCCESS" and run["jobName"] == "refinery" for run in runs)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
