@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -112,8 +113,9 @@ def _failure_reason(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            message = (error.message if error else "step failed").strip().splitlines()
-            return f"{event.step_key}: {message[-1] if message else 'failed'}"
+            lines = (error.message if error else "step failed").strip().splitlines()
+            message = re.sub(r"^[\w.]*(Failure|Error|Exception): ", "", lines[-1] if lines else "failed")
+            return f"{event.step_key}: {message}"
     return "the run did not succeed (see `refinery ui` for its logs)"
 
 
