@@ -72,6 +72,12 @@ def run(selections: tuple[str, ...]) -> None:
         _fail(str(exc), EXIT_BUSY)
     except ConfigError as exc:
         _fail(str(exc), EXIT_CONFIG)
+    except Exception as exc:  # one line for the user; REFINERY_DEBUG=1 shows the traceback
+        if os.environ.get("REFINERY_DEBUG") == "1":
+            raise
+        _fail(
+            f"run failed before any step ran: {type(exc).__name__}: {exc} (REFINERY_DEBUG=1 for details)", EXIT_FAILED
+        )
     from dagster_project.reporting import print_status
 
     click.echo("")
@@ -176,6 +182,7 @@ def release_export(version: str, file_format: str, out_dir: str) -> None:
 def ui(port: int) -> None:
     """Serve the Dagster UI (asset graph, run history, checks) on 127.0.0.1."""
     _config()
+
     command = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",

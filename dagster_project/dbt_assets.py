@@ -25,7 +25,7 @@ from dagster_dbt import (
 )
 
 from dagster_project import progress
-from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL
+from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL, venv_executable
 from ingestion.config import Config
 from ingestion.warehouse import warehouse_lock
 
@@ -53,7 +53,7 @@ def ensure_manifest(project: DbtProject) -> Path:
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
     result = subprocess.run(
-        ["dbt", "parse", "--quiet", "--target", dbt_target()],
+        [venv_executable("dbt"), "parse", "--quiet", "--target", dbt_target()],
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ of them is imported by the code that follows.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ingestion.config import Config, load_config
@@ -14,6 +15,13 @@ from ingestion.config import Config, load_config
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 WRITER_POOL = "duckdb_writer"
+
+
+def venv_executable(name: str) -> str:
+    """A console script of the running interpreter's environment (the venv need not be activated)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
 
 TELEMETRY_OFF = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
