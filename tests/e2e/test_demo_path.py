@@ -223,3 +223,18 @@ def test_refinery_ui_serves_every_asset_and_the_last_run(second_run, env, home):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# Runs last in this module: it adds a run that the tests above do not expect.
+def test_select_runs_only_the_chosen_assets(second_run, env, home):
+    result = cli(["run", "--select", "key:raw/tickets__records"], env)
+    assert "→ ingest tickets" in result.stderr
+    assert "→ ingest shop" not in result.stderr and "→ dbt build" not in result.stderr
+    with warehouse(home) as con:
+        latest = con.execute(
+            "select source_name from raw._refinery_sync_log order by started_at desc limit 1"
+        ).fetchone()[0]
+    assert latest == "tickets"
+    bad = cli(["run", "--select", "key:raw/nothing_here"], env, check=False)
+    assert bad.returncode == 2
+    assert "matches no asset" in bad.stderr
