@@ -145,7 +145,7 @@ def summarize_run_results(run_results: Mapping[str, Any]) -> dict[str, Any]:
         counts[status] = counts.get(status, 0) + 1
         entry = {
             "unique_id": result.get("unique_id"),
-            "name": str(result.get("unique_id", "")).split(".")[-1] if result.get("unique_id") else "?",
+            "name": node_name(str(result.get("unique_id", ""))),
             "status": status,
             "failures": result.get("failures"),
             "message": (result.get("message") or "")[:500],
@@ -165,6 +165,14 @@ def summarize_run_results(run_results: Mapping[str, Any]) -> dict[str, Any]:
         "failures": failures,
         "warnings": warnings,
     }
+
+
+def node_name(unique_id: str) -> str:
+    """The readable name in a dbt unique id (`test.<package>.<name>.<hash>` → `<name>`)."""
+    parts = unique_id.split(".")
+    if parts[0] == "test" and len(parts) >= 3:
+        return parts[2]
+    return parts[-1] if unique_id else "?"
 
 
 def save_last_build(config: Config, summary: Mapping[str, Any]) -> None:
