@@ -42,5 +42,7 @@ lint: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/refinery ui
 
+## clean: remove the warehouse file, run history, connector venvs and dbt artefacts; releases are kept
 clean:
-	rm -rf warehouse .dagster connectors dbt_project/target dbt_project/logs
+	rm -rf warehouse/refinery.duckdb warehouse/refinery.duckdb.wal warehouse/last_build.json warehouse/logs \
+		warehouse/.extensions .dagster connectors dbt_project/target dbt_project/logs

@@ -110,7 +110,9 @@ def _execute(selections: tuple[str, ...]):
         instance=instance,
         asset_selection=selection,
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        # Dagster's own console log would print stack traces; the reason is printed in one line below
+        # and the full logs are in the run's history (`refinery ui`).
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         tags={"refinery/cli": "run"},
     )
 
@@ -119,6 +121,8 @@ def _failure_reason(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None and "Error occurred while executing" in error.message:
+                error = error.cause  # Dagster's wrapper around an unexpected exception: show the exception
             lines = (error.message if error else "step failed").strip().splitlines()
             message = re.sub(r"^[\w.]*(Failure|Error|Exception): ", "", lines[-1] if lines else "failed")
             return f"{event.step_key}: {message}"
@@ -131,7 +135,10 @@ def status() -> None:
     config = _config()
     from dagster_project.reporting import print_status
 
-    print_status(config, click.echo)
+    try:
+        print_status(config, click.echo)
+    except WarehouseBusy as exc:
+        _fail(str(exc), EXIT_BUSY)
 
 
 @main.group()
@@ -164,7 +171,7 @@ def release_show(version: str) -> None:
 @release.command("export")
 @click.argument("version")
 @click.option("--format", "file_format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder to write into.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="An empty or new folder.")
 def release_export(version: str, file_format: str, out_dir: str) -> None:
     """Write release VERSION as one file per split plus manifest.json."""
     config = _config()

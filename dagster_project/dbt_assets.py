@@ -37,23 +37,48 @@ def dbt_target() -> str:
     return os.environ.get("REFINERY_DBT_TARGET", "dev")
 
 
+# Dagster's own manifest and run artefacts, apart from `target/` of direct `dbt` commands
+# (those parse without var refinery_sources and would otherwise replace Dagster's manifest).
+DAGSTER_TARGET_PATH = Path("target") / "dagster"
+
+
 def make_dbt_project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target())
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(), target_path=DAGSTER_TARGET_PATH
+    )
 
 
-def ensure_manifest(project: DbtProject) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than any project file."""
+def dbt_vars(config: Config) -> dict[str, Any]:
+    """Variables every Refinery dbt invocation gets: which sources refinery.yml configures."""
+    return {"refinery_sources": sorted(config.sources)}
+
+
+def ensure_manifest(project: DbtProject, variables: Mapping[str, Any]) -> Path:
+    """Run `dbt parse` when the manifest is missing, older than any project file, or parsed with other vars."""
     manifest = Path(project.manifest_path)
+    vars_json = json.dumps(dict(variables), sort_keys=True)
+    vars_file = manifest.parent / "refinery_vars.json"
     newest = 0.0
     for name in WATCHED:
         path = DBT_PROJECT_DIR / name
         files = [path] if path.is_file() else (p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
         for file in files:
             newest = max(newest, file.stat().st_mtime)
-    if manifest.exists() and manifest.stat().st_mtime >= newest:
+    same_vars = vars_file.exists() and vars_file.read_text() == vars_json
+    if manifest.exists() and manifest.stat().st_mtime >= newest and same_vars:
         return manifest
     result = subprocess.run(
-        [venv_executable("dbt"), "parse", "--quiet", "--target", dbt_target()],
+        [
+            venv_executable("dbt"),
+            "parse",
+            "--quiet",
+            "--target",
+            dbt_target(),
+            "--vars",
+            vars_json,
+            "--target-path",
+            str(DAGSTER_TARGET_PATH),
+        ],
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -62,6 +87,7 @@ def ensure_manifest(project: DbtProject) -> Path:
     )
     if result.returncode != 0 or not manifest.exists():
         raise RuntimeError(f"`dbt parse` failed in {DBT_PROJECT_DIR}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    vars_file.write_text(vars_json)
     return manifest
 
 
@@ -87,7 +113,8 @@ class RefineryTranslator(DagsterDbtTranslator):
 
 def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]]) -> dg.AssetsDefinition:
     project = make_dbt_project()
-    manifest = ensure_manifest(project)
+    variables = dbt_vars(config)
+    manifest = ensure_manifest(project, variables)
 
     @dbt_assets(
         manifest=manifest,
@@ -102,7 +129,7 @@ def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]
         log_path = config.warehouse_dir / "logs" / "dbt_build.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with warehouse_lock(config.warehouse_dir), log_path.open("w") as log:
-            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+            invocation = dbt.cli(["build", "--vars", json.dumps(variables)], context=context, raise_on_error=False)
             events = iter(invocation.stream())
             while True:
                 # dagster-dbt echoes every dbt line to stdout: in a CLI run it goes to the log
@@ -114,6 +141,8 @@ def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]
                 _report(event)
                 yield event
             summary = summarize_run_results(invocation.get_artifact("run_results.json"))
+            # A release may only come from a build of the whole project (every gate ran).
+            summary["complete"] = not context.is_subset
             save_last_build(config, summary)
         progress.say(f"    dbt log: {log_path}")
         progress.say(

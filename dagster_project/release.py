@@ -116,6 +116,22 @@ def publish_release(config: Config, last_build: dict[str, Any] | None) -> Publis
     con = open_lake(config, with_warehouse=True)
     try:
         _ensure_catalog(con)
+        built_by = _built_by(con)
+        if built_by != last_build.get("invocation_id"):
+            raise ReleaseError(
+                f"not publishing: {SOURCE_TABLE} was built by dbt invocation {built_by or '(unknown)'}, not by the "
+                f"last green Refinery build ({last_build.get('invocation_id')}), so its tests may not have passed; "
+                "run `refinery run` to rebuild and test it"
+            )
+        if not last_build.get("complete"):
+            latest = _latest(con)
+            return PublishResult(
+                False,
+                latest[0] if latest else "-",
+                json.loads(latest[1]) if latest else {},
+                "not published: the last dbt build was partial (--select); releases come only from a complete "
+                "build of every model and test (`refinery run`)",
+            )
         new_hash = content_hash(con, f"wh.{SOURCE_TABLE}")
         latest = con.execute(
             f"select version, version_number, content_hash from {LAKE}.releases order by version_number desc limit 1"
@@ -156,6 +172,22 @@ def publish_release(config: Config, last_build: dict[str, Any] | None) -> Publis
         return PublishResult(True, version, manifest, "published")
     finally:
         con.close()
+
+
+def _latest(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    return con.execute(f"select version, manifest from {LAKE}.releases order by version_number desc limit 1").fetchone()
+
+
+def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The dbt invocation id the training_examples post-hook wrote into the table comment."""
+    row = con.execute(
+        "select comment from duckdb_tables() where database_name = 'wh' and schema_name = 'marts' "
+        "and table_name = 'training_examples'"
+    ).fetchone()
+    if row is None:
+        raise ReleaseError(f"not publishing: {SOURCE_TABLE} does not exist; run `refinery run` first")
+    comment = row[0] or ""
+    return comment.removeprefix("dbt_invocation_id=") if comment.startswith("dbt_invocation_id=") else None
 
 
 def _manifest(con: duckdb.DuckDBPyConnection, version: str, digest: str, last_build: dict[str, Any]) -> dict[str, Any]:
@@ -241,10 +273,15 @@ def read_release(config: Config, version: str) -> list[dict[str, Any]]:
 
 
 def export_release(config: Config, version: str, file_format: str, out_dir: Path) -> list[Path]:
-    """Write one file per split (`train.parquet`, …) plus `manifest.json` into out_dir."""
+    """Write one file per split that has rows (`train.parquet`, …) plus `manifest.json` into an empty out_dir."""
     if file_format not in EXPORT_FORMATS:
         raise ReleaseError(f"unknown export format {file_format!r}: use {' or '.join(sorted(EXPORT_FORMATS))}")
     manifest = get_release(config, version)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ReleaseError(
+            f"{out_dir} is not empty: export into a new or empty folder, so files of another version "
+            "cannot mix with this one"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     con = open_lake(config, read_only=True)
     written = []

@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project import progress
 from dagster_project.dbt_assets import load_last_build
-from dagster_project.release import publish_release
+from dagster_project.release import ReleaseError, publish_release
 from dagster_project.settings import WRITER_POOL
 from ingestion.config import Config
 from ingestion.warehouse import warehouse_lock
@@ -25,21 +25,27 @@ def build_release_asset(config: Config) -> dg.AssetsDefinition:
         """Publish training_examples as release vN when the build passed and its content changed."""
         progress.say("  → release")
         with warehouse_lock(config.warehouse_dir):
-            result = publish_release(config, load_last_build(config))
+            try:
+                result = publish_release(config, load_last_build(config))
+            except ReleaseError as exc:
+                raise dg.Failure(description=str(exc)) from exc
         manifest = result.manifest
-        progress.say(f"    release: {result.version} ({result.reason}), {manifest['rows']:,} rows")
+        rows = manifest.get("rows", 0)
+        progress.say(f"    release: {result.version} ({result.reason}), {rows:,} rows")
+        metadata = {"version": result.version, "published": result.published, "reason": result.reason}
+        if manifest:
+            metadata.update(
+                {
+                    "content_hash": manifest["content_hash"],
+                    "dagster/row_count": rows,
+                    "rows_per_split": dg.MetadataValue.json(manifest["rows_per_split"]),
+                    "rows_per_label": dg.MetadataValue.json(manifest["rows_per_label"]),
+                    "code_commit": manifest["code_commit"],
+                }
+            )
         return dg.MaterializeResult(
-            metadata={
-                "version": result.version,
-                "published": result.published,
-                "reason": result.reason,
-                "content_hash": manifest["content_hash"],
-                "dagster/row_count": manifest["rows"],
-                "rows_per_split": dg.MetadataValue.json(manifest["rows_per_split"]),
-                "rows_per_label": dg.MetadataValue.json(manifest["rows_per_label"]),
-                "code_commit": manifest["code_commit"],
-            },
-            data_version=dg.DataVersion(manifest["content_hash"]),
+            metadata=metadata,
+            data_version=dg.DataVersion(manifest["content_hash"]) if manifest else None,
         )
 
     return training_examples_release

@@ -11,15 +11,31 @@ import duckdb
 from dagster_project.dbt_assets import load_last_build
 from dagster_project.release import ReleaseError, list_releases
 from ingestion.config import Config
+from ingestion.warehouse import LOCK_NAME, WarehouseBusy
 
 Out = Callable[[str], None]
 OUTCOMES = ["ingested", "quarantined", "superseded", "dropped", "duplicate", "kept"]
 
 
 def _connect(config: Config) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection, or None when there is no warehouse yet.
+
+    Raises:
+        WarehouseBusy: a run is writing the file (DuckDB admits no reader beside a writer).
+    """
     if not config.database_path.exists():
         return None
-    return duckdb.connect(str(config.database_path), read_only=True)
+    try:
+        return duckdb.connect(str(config.database_path), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        lock = config.warehouse_dir / LOCK_NAME
+        holder = lock.read_text().strip() if lock.exists() else ""
+        raise WarehouseBusy(
+            f"warehouse is busy (pid {holder or 'unknown'}): a run is writing {config.database_path}; "
+            "try again when it finishes"
+        ) from exc
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -10,8 +10,9 @@ The file declares sources as a mapping `name → {kind, …options}`::
 
 `REFINERY_CONFIG` points at another file; `REFINERY_HOME` at the folder that holds
 `warehouse/` and `.dagster/` (default: the folder of the config file). Relative paths in
-the file are relative to the file's folder. Secrets are never written in the file: a
-source names the environment variables that hold them (`config_from_env`).
+the file are relative to the file's folder, whose name is taken literally (a folder called
+`o'neil [x]` is not a glob). Secrets are never written in the file: a source names the
+environment variables that hold them (`config_from_env`).
 
 Every problem raises `ConfigError` naming the file, the key and the fix.
 """
@@ -52,6 +53,13 @@ class ConfigError(ValueError):
     """A problem in refinery.yml; the message names the file, the key and the fix."""
 
 
+def table_stream_name(stream: str) -> str:
+    """A connector's stream name as it can appear in a table name (lowercase, [a-z0-9_])."""
+    name = re.sub(r"[^a-z0-9_]+", "_", stream.lower())
+    name = re.sub(r"_+", "_", name).strip("_")
+    return name if name and name[0].isalpha() else f"s_{name}"
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One entry of `sources:` in refinery.yml."""
@@ -68,6 +76,17 @@ class SourceConfig:
         """Resolve a path option relative to the config file's folder."""
         path = Path(os.path.expandvars(os.path.expanduser(value)))
         return path if path.is_absolute() else (self.config_file.parent / path)
+
+    def resolve_glob(self, value: str) -> str:
+        """Resolve a path-or-glob option to a pattern for `glob.glob`.
+
+        A relative pattern starts at the config file's folder, whose name is matched
+        literally: `o'neil [x]/` holds no glob metacharacters, only the option's own do.
+        """
+        path = Path(os.path.expandvars(os.path.expanduser(value)))
+        if path.is_absolute():
+            return str(path)
+        return os.path.join(glob.escape(str(self.config_file.parent)), str(path))
 
 
 @dataclass(frozen=True)
@@ -173,11 +192,10 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
     source = SourceConfig(name=name, kind=kind, options=options, config_file=config_path)
     if kind in PATH_KINDS:
         _check_path(config_path, where, source)
-    if kind == "files" and options.get("format") not in (None, *FILE_FORMATS):
-        raise ConfigError(
-            f"{config_path}: '{where}.format' is {options['format']!r}: use one of "
-            f"{', '.join(sorted(FILE_FORMATS))}, or leave it out to infer it from the file extension"
-        )
+    if kind == "files":
+        _check_files(config_path, where, options)
+    if kind == "documents":
+        _check_documents(config_path, where, options)
     if kind == "airbyte":
         _check_airbyte(config_path, where, options)
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
@@ -187,18 +205,52 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
 
 
 def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:
-    pattern = str(source.resolve_path(str(source.options["path"])))
+    value = source.options["path"]
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{config_path}: '{where}.path' is {value!r}: give one path or glob as a string, e.g. data/*.jsonl"
+        )
+    resolved = source.resolve_path(value)
     if source.kind == "documents":
-        if not Path(pattern).is_dir():
+        if not resolved.is_dir():
             raise ConfigError(
-                f"{config_path}: '{where}.path' = {source.options['path']!r} is not a folder "
-                f"(resolved to {pattern}); point it at a folder of .txt/.md/.html files"
+                f"{config_path}: '{where}.path' = {value!r} is not a folder "
+                f"(resolved to {resolved}); point it at a folder of .txt/.md/.html files"
             )
         return
-    if not glob.glob(pattern, recursive=True):
+    if not glob.glob(source.resolve_glob(value), recursive=True):
         raise ConfigError(
-            f"{config_path}: '{where}.path' = {source.options['path']!r} matches no file "
-            f"(resolved to {pattern}); fix the path or glob (relative paths start at the config's folder)"
+            f"{config_path}: '{where}.path' = {value!r} matches no file "
+            f"(resolved to {resolved}); fix the path or glob (relative paths start at the config's folder)"
+        )
+
+
+def _check_documents(config_path: Path, where: str, options: dict) -> None:
+    extensions = options.get("extensions")
+    if extensions is None:
+        return
+    if (
+        not isinstance(extensions, list)
+        or not extensions
+        or not all(isinstance(e, str) and len(e) > 1 and e.startswith(".") for e in extensions)
+    ):
+        raise ConfigError(
+            f"{config_path}: '{where}.extensions' is {extensions!r}: give a list of file extensions "
+            "with their leading dot, e.g. [.md, .html]"
+        )
+
+
+def _check_files(config_path: Path, where: str, options: dict) -> None:
+    if options.get("format") not in (None, *FILE_FORMATS):
+        raise ConfigError(
+            f"{config_path}: '{where}.format' is {options['format']!r}: use one of "
+            f"{', '.join(sorted(FILE_FORMATS))}, or leave it out to infer it from the file extension"
+        )
+    stream = options.get("stream")
+    if stream is not None and (not isinstance(stream, str) or not NAME_PATTERN.match(stream) or "__" in stream):
+        raise ConfigError(
+            f"{config_path}: '{where}.stream' is {stream!r}: use lowercase letters, digits and single "
+            "underscores, starting with a letter (it becomes part of the table name), e.g. records"
         )
 
 
@@ -218,10 +270,25 @@ def _check_airbyte(config_path: Path, where: str, options: dict) -> None:
             "keep secrets only in config_from_env"
         )
     streams = options.get("streams")
-    if streams is not None and (
-        not isinstance(streams, list) or not all(isinstance(s, str) and NAME_PATTERN.match(s) for s in streams)
-    ):
-        raise ConfigError(f"{config_path}: '{where}.streams' must be a list of stream names (lowercase, e.g. [users])")
+    if streams is None:
+        return
+    if not isinstance(streams, list) or not all(isinstance(s, str) and s.strip() for s in streams):
+        raise ConfigError(
+            f"{config_path}: '{where}.streams' is {streams!r}: give a list of the connector's stream names, "
+            "e.g. [users, purchases]"
+        )
+    repeated = sorted({s for s in streams if streams.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"{config_path}: '{where}.streams' lists {repeated} more than once; list each stream once")
+    tables: dict[str, str] = {}
+    for stream in streams:
+        table = table_stream_name(stream)
+        first = tables.setdefault(table, stream)
+        if first != stream:
+            raise ConfigError(
+                f"{config_path}: '{where}.streams' has {first!r} and {stream!r}, which would land in the same "
+                f"table stream '{table}'; keep one here and read the other through a second source entry"
+            )
 
 
 def resolve_env_config(source: SourceConfig) -> tuple[dict[str, Any], list[str]]:

@@ -45,3 +45,24 @@
     {{ extracted_at }} desc,
     {{ raw_id }} desc
 {%- endmacro %}
+
+{#-
+    A predicate keeping only the sources configured in refinery.yml. `refinery run` passes
+    their names as var('refinery_sources'); without the var (a plain `dbt build`) every
+    source in the warehouse is kept. A source removed from refinery.yml therefore leaves
+    the next release, while its raw tables stay in the warehouse.
+-#}
+{% macro is_configured_source(column) -%}
+    {%- set configured = var('refinery_sources', none) -%}
+    {%- if configured is none -%}
+        true
+    {%- elif configured | length == 0 -%}
+        false
+    {%- else -%}
+        {{ column }} in (
+            {%- for name in configured -%}
+                {{ sql_string_literal(name) }}{{ ", " if not loop.last }}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}

@@ -51,6 +51,7 @@
                     ) as table_exists
                 from {{ catalog }} as streams
                 where streams.role = {{ sql_string_literal(role) }}
+                    and {{ is_configured_source('streams.source_name') }}
                 order by streams.source_name, streams.stream_name
             {%- endset -%}
             {%- for row in run_query(catalog_query).rows -%}

@@ -17,7 +17,10 @@ driven through the Airbyte CLI protocol: `spec` (the config is validated against
 `check`, `discover` (the catalog is cached for the Dagster asset graph) and
 `read --config --catalog --state` with the state saved at the last checkpoint. Streams are
 read incrementally where the connector supports it, else as full refresh (overwrite).
-Secrets are passed in a private temporary file and redacted from every log and error.
+Secrets are passed in a private temporary file and redacted from every log and error; a
+setting the spec marks `airbyte_secret` that is written under `config:` is a ConfigError.
+`streams:` uses the connector's names (`Users`, `My Sheet`); each lands as its table stream
+name (`users`, `my_sheet`), and two streams that map to the same table are a ConfigError.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingestion.config import ConfigError, SourceConfig, resolve_env_config
+from ingestion.config import ConfigError, SourceConfig, resolve_env_config, table_stream_name
 from ingestion.destination import SourceFailed, StreamSpec
 from ingestion.protocol import Log, Message, Other, Record, Trace, parse_line
 from ingestion.sources import SavedState
@@ -46,11 +49,10 @@ def package_name(requirement: str) -> str:
     return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0]
 
 
-def table_stream_name(stream: str) -> str:
-    """A connector's stream name as it can appear in a table name (lowercase, [a-z0-9_])."""
-    name = re.sub(r"[^a-z0-9_]+", "_", stream.lower())
-    name = re.sub(r"_+", "_", name).strip("_")
-    return name if name and name[0].isalpha() else f"s_{name}"
+def secret_keys(spec: dict[str, Any]) -> set[str]:
+    """The top-level settings a connector's spec marks `airbyte_secret: true`."""
+    properties = (spec.get("connectionSpecification") or {}).get("properties") or {}
+    return {key for key, prop in properties.items() if isinstance(prop, dict) and prop.get("airbyte_secret") is True}
 
 
 class AirbyteConnectorSource:
@@ -119,10 +121,23 @@ class AirbyteConnectorSource:
         raise SourceFailed(f"source '{self.source.name}': the connector printed no SPEC message")
 
     def validate_config(self) -> None:
-        """Check the config against the connector's spec; errors name the key."""
+        """Check the config against the connector's spec; errors name the key.
+
+        A setting the spec marks `airbyte_secret` must come from `config_from_env`, never
+        from `config:` (which is in the file, and not redacted). That is checked first, so
+        a schema error can never echo a secret written in the file.
+        """
         import jsonschema
 
-        schema = self.spec().get("connectionSpecification") or {}
+        spec = self.spec()
+        in_file = sorted(secret_keys(spec) & set(self.source.option("config") or {}))
+        if in_file:
+            key = in_file[0]
+            raise ConfigError(
+                f"{self.source.config_file}: 'sources.{self.source.name}.config.{key}' is a secret "
+                f"(airbyte_secret in the connector's spec): move it to config_from_env: {{{key}: SOME_ENV_VAR}}"
+            )
+        schema = spec.get("connectionSpecification") or {}
         validator = jsonschema.Draft7Validator(schema)
         problems = sorted(validator.iter_errors(self.config()), key=lambda e: list(e.path))
         if problems:
@@ -179,8 +194,17 @@ class AirbyteConnectorSource:
         if missing:
             raise ConfigError(
                 f"{self.source.config_file}: 'sources.{self.source.name}.streams' names {missing}, which the "
-                f"connector does not offer; available: {sorted(available)}"
+                f"connector does not offer; available: {sorted(available)} (names are case-sensitive)"
             )
+        tables: dict[str, str] = {}
+        for name in selected:
+            first = tables.setdefault(table_stream_name(name), name)
+            if first != name:
+                raise ConfigError(
+                    f"{self.source.config_file}: the connector's streams {first!r} and {name!r} would land in the "
+                    f"same table stream '{table_stream_name(name)}'; list the ones to read in "
+                    f"'sources.{self.source.name}.streams' and read the other through a second source entry"
+                )
         configured = []
         for name in selected:
             stream = available[name]

@@ -10,15 +10,18 @@ Configuration (refinery.yml)::
 One stream, `documents`, landed as `raw.<source>__documents`. A record is
 `{path, title, mime_type, bytes, sha256, modified_at, text}` with `path` relative to the
 folder. HTML is reduced to its main text: scripts, styles, navigation, headers, footers
-and sidebars are removed. A file that is not valid UTF-8 or has another extension is
-quarantined with its reason and bytes; the rest of the folder still lands. Incremental by
-file size and modification time. (PDF and DOCX come with the ingestion issue.)
+and sidebars are removed — elements such as <nav> and <footer>, and elements whose class or
+id is exactly a boilerplate word (`sidebar`, `footer`, …; `has-sidebar` is not) or whose
+role is a landmark such as `navigation`. <html>, <body>, <main> and <article> are never
+removed. A file that is not valid UTF-8 or has another extension is quarantined with its
+reason and bytes; an unreadable file is quarantined with the reason and read again on the
+next run; the rest of the folder still lands. Incremental by file size and modification
+time. (PDF and DOCX come with the ingestion issue.)
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,18 +30,39 @@ from pathlib import Path
 
 from ingestion.config import SourceConfig
 from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, stream_state_message
+from ingestion.protocol import Message, Quarantined, Record
 from ingestion.sources import SavedState
-from ingestion.sources._fileset import changed_files
+from ingestion.sources._fileset import read_changed_files
 
 STREAM = "documents"
 MIME_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".html": "text/html", ".htm": "text/html"}
 SKIP_TAGS = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form", "svg"}
-BOILERPLATE_HINT = re.compile(
-    r"(^|[\s_-])(nav|navbar|navigation|sidebar|sphinxsidebar|footer|header|menu|"
-    r"breadcrumbs?|related|cookie|banner|toc)($|[\s_-])",
-    re.IGNORECASE,
-)
+CONTENT_TAGS = {"html", "body", "main", "article"}  # never skipped for their class, id or role
+BOILERPLATE_TOKENS = frozenset(
+    {
+        "nav",
+        "navbar",
+        "navigation",
+        "sidebar",
+        "sphinxsidebar",
+        "footer",
+        "header",
+        "site-header",
+        "site-footer",
+        "site-nav",
+        "menu",
+        "breadcrumb",
+        "breadcrumbs",
+        "related",
+        "cookie",
+        "cookies",
+        "cookie-banner",
+        "banner",
+        "toc",
+        "skip-link",
+    }
+)  # matched against whole class/id tokens: `sidebar` is boilerplate, `has-sidebar` is not
+BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
 BLOCK_TAGS = {
     "p",
     "div",
@@ -83,17 +107,15 @@ class DocumentsSource:
         ]
 
     def read(self, saved: SavedState) -> Iterator[Message]:
-        stream_state = saved.streams.get(STREAM) or {}
-        seen = dict(stream_state.get("files", {})) if isinstance(stream_state, dict) else {}
         files = sorted(
             p
             for p in self.root.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
         )
-        for path, key, fingerprint in changed_files(files, self.root, stream_state):
-            yield self._document(path, key)
-            seen[key] = fingerprint
-            yield stream_state_message(STREAM, {"files": dict(seen)})
+        yield from read_changed_files(files, self.root, STREAM, saved.streams.get(STREAM), self._documents)
+
+    def _documents(self, path: Path, key: str) -> Iterator[Message]:
+        yield self._document(path, key)
 
     def _document(self, path: Path, key: str) -> Message:
         raw = path.read_bytes()
@@ -162,9 +184,7 @@ class _MainTextParser(HTMLParser):
             self.parts.append("\n")
         if tag in VOID_TAGS:
             return
-        attributes = " ".join(v or "" for k, v in attrs if k in {"class", "id", "role"})
-        skip = self.skipping or tag in SKIP_TAGS or bool(BOILERPLATE_HINT.search(attributes))
-        self._stack.append((tag, skip))
+        self._stack.append((tag, self.skipping or is_boilerplate(tag, attrs)))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -183,6 +203,17 @@ class _MainTextParser(HTMLParser):
             self.title_parts.append(data)
         elif not self.skipping and not any(tag in {"head", "title"} for tag, _ in self._stack):
             self.parts.append(data)
+
+
+def is_boilerplate(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether an element (and everything inside it) is page furniture rather than main text."""
+    if tag in SKIP_TAGS:
+        return True
+    if tag in CONTENT_TAGS:
+        return False
+    names = {token for key, value in attrs if key in {"class", "id"} for token in (value or "").lower().split()}
+    roles = {token for key, value in attrs if key == "role" for token in (value or "").lower().split()}
+    return bool(names & BOILERPLATE_TOKENS or roles & BOILERPLATE_ROLES)
 
 
 def extract_html(content: str) -> tuple[str | None, str]:

@@ -13,8 +13,10 @@ Configuration (refinery.yml)::
 
 One stream, `records` (or `stream:`), landed as `raw.<source>__records`. Incremental by
 file: a file is read again only when its size or modification time changed. A line that is
-not a JSON object, a CSV row with the wrong number of fields, or an unreadable file is
-quarantined with the reason and its bytes; the rest of the file still lands.
+not a JSON object, a CSV row with the wrong number of fields, or a corrupt Parquet file is
+quarantined with the reason and its bytes; the rest of the file still lands. A file that
+cannot be read (permissions, I/O error) is quarantined with the reason and read again on the
+next run; the other files still land.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ import orjson
 
 from ingestion.config import SourceConfig
 from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, stream_state_message
+from ingestion.protocol import Message, Quarantined, Record
 from ingestion.sources import SavedState
-from ingestion.sources._fileset import changed_files, glob_root, matching_files
+from ingestion.sources._fileset import glob_root, matching_files, read_changed_files
 
 EXTENSION_FORMATS = {
     ".jsonl": "jsonl",
@@ -45,7 +47,7 @@ EXTENSION_FORMATS = {
 class FilesSource:
     def __init__(self, source: SourceConfig) -> None:
         self.source = source
-        self.pattern = str(source.resolve_path(str(source.option("path"))))
+        self.pattern = source.resolve_glob(str(source.option("path")))
         self.stream = str(source.option("stream", "records"))
 
     def streams(self) -> list[StreamSpec]:
@@ -62,13 +64,13 @@ class FilesSource:
         ]
 
     def read(self, saved: SavedState) -> Iterator[Message]:
-        stream_state = saved.streams.get(self.stream) or {}
-        seen = dict(stream_state.get("files", {})) if isinstance(stream_state, dict) else {}
-        root = glob_root(self.pattern)
-        for path, key, fingerprint in changed_files(matching_files(self.pattern), root, stream_state):
-            yield from self._read_file(path, key)
-            seen[key] = fingerprint
-            yield stream_state_message(self.stream, {"files": dict(seen)})
+        yield from read_changed_files(
+            matching_files(self.pattern),
+            glob_root(self.pattern),
+            self.stream,
+            saved.streams.get(self.stream),
+            self._read_file,
+        )
 
     def _read_file(self, path: Path, key: str) -> Iterator[Message]:
         file_format = self.source.option("format") or EXTENSION_FORMATS.get(path.suffix.lower())

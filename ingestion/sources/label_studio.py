@@ -10,7 +10,8 @@ Configuration (refinery.yml)::
 One stream, `tasks`, landed as `raw.<source>__tasks`: one record per task, untouched
 (annotations, skips, predictions and all), so dbt can flatten it. A re-exported file
 lands again and the latest version of each task id wins in staging. A file that is not a
-JSON array, or a task that is not an object with an `id`, is quarantined.
+JSON array, or a task that is not an object with an `id`, is quarantined; so is an unreadable
+file, which is read again on the next run.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import orjson
 
 from ingestion.config import SourceConfig
 from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, record_bytes, stream_state_message
+from ingestion.protocol import Message, Quarantined, Record, record_bytes
 from ingestion.sources import SavedState
-from ingestion.sources._fileset import changed_files, glob_root, matching_files
+from ingestion.sources._fileset import glob_root, matching_files, read_changed_files
 
 STREAM = "tasks"
 
@@ -33,7 +34,7 @@ STREAM = "tasks"
 class LabelStudioSource:
     def __init__(self, source: SourceConfig) -> None:
         self.source = source
-        self.pattern = str(source.resolve_path(str(source.option("path"))))
+        self.pattern = source.resolve_glob(str(source.option("path")))
 
     def streams(self) -> list[StreamSpec]:
         return [
@@ -47,13 +48,9 @@ class LabelStudioSource:
         ]
 
     def read(self, saved: SavedState) -> Iterator[Message]:
-        stream_state = saved.streams.get(STREAM) or {}
-        seen = dict(stream_state.get("files", {})) if isinstance(stream_state, dict) else {}
-        root = glob_root(self.pattern)
-        for path, key, fingerprint in changed_files(matching_files(self.pattern), root, stream_state):
-            yield from self._tasks(path, key)
-            seen[key] = fingerprint
-            yield stream_state_message(STREAM, {"files": dict(seen)})
+        yield from read_changed_files(
+            matching_files(self.pattern), glob_root(self.pattern), STREAM, saved.streams.get(STREAM), self._tasks
+        )
 
     def _tasks(self, path: Path, key: str) -> Iterator[Message]:
         raw = path.read_bytes()

@@ -84,6 +84,29 @@ def test_first_run_lands_every_source_and_publishes_v1(first_run, home, env):
     assert "v1" in listing and "v2" not in listing
 
 
+def test_funnel_matches_the_planted_cases_of_the_sample(first_run, home):
+    facts = expected()["tickets"]
+    with warehouse(home) as con:
+        funnel = {
+            (source, outcome, reason): records
+            for source, outcome, reason, records in con.execute(
+                "select source_name, outcome, reason, records from marts.pipeline_funnel"
+            ).fetchall()
+        }
+    assert funnel[("tickets", "ingested", "ingested")] == facts["valid_lines"]
+    assert funnel[("tickets", "quarantined", "quarantined")] == facts["malformed_lines"]
+    assert funnel[("tickets", "dropped", "empty_text")] == facts["empty"]["count"]
+    assert funnel[("tickets", "dropped", "too_short")] == facts["too_short"]["count"]
+    exact = facts["exact_duplicates"]["redundant_tickets"] + facts["normalization_duplicates"]["count"]
+    assert funnel[("tickets", "duplicate", "exact_duplicate")] == exact
+    assert (
+        funnel[("tickets", "kept", "kept")]
+        == facts["valid_lines"] - facts["empty"]["count"] - facts["too_short"]["count"] - exact
+    )
+    assert funnel[("handbook", "dropped", "too_short")] == 1  # notes/refund-policy-todo.txt
+    assert funnel[("handbook", "duplicate", "exact_duplicate")] == 1  # cargo/README.txt = cargo/README.md
+
+
 def test_release_manifest_matches_the_published_rows(first_run, home, env):
     manifest = json.loads(cli(["release", "show", "v1"], env).stdout)
     with warehouse(home) as con:

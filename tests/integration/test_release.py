@@ -18,7 +18,8 @@ from ingestion.config import load_config
 
 pytestmark = pytest.mark.integration
 
-GREEN = {"success": True, "invocation_id": "inv-1", "failures": []}
+STAMP = "comment on table marts.training_examples is 'dbt_invocation_id=inv-1'"
+GREEN = {"success": True, "complete": True, "invocation_id": "inv-1", "failures": []}
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ def config(tmp_path, write_config, monkeypatch):
             "insert into marts.training_examples values ('a', 'a', 'alpha', 'billing', 'train'), "
             "('b', 'b', 'beta', null, 'test')"
         )
+        con.execute(STAMP)
         con.execute(
             "create table raw._refinery_state (source_name varchar, stream_name varchar, state_type varchar, "
             "state json, sync_id varchar, updated_at timestamptz)"
@@ -108,6 +110,22 @@ def test_versions_are_published_on_change_and_stay_readable(config, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["version"] == "v1"
 
 
+def test_a_partial_build_publishes_nothing_and_says_why(config):
+    result = publish_release(config, {**GREEN, "complete": False})
+    assert (result.published, result.version) == (False, "-")
+    assert "partial (--select)" in result.reason
+    assert list_releases(config) == []
+
+
+def test_a_table_rebuilt_outside_the_green_build_is_not_published(config):
+    execute(config, "comment on table marts.training_examples is 'dbt_invocation_id=inv-2'")
+    with pytest.raises(
+        ReleaseError, match=r"built by dbt invocation inv-2, not by the last green Refinery build \(inv-1\)"
+    ):
+        publish_release(config, GREEN)
+    assert list_releases(config) == []
+
+
 def test_unknown_version_names_the_known_ones(config):
     publish_release(config, GREEN)
     with pytest.raises(ReleaseError, match=r"no release 'v9' \(releases: v1\)"):
@@ -123,5 +141,16 @@ def test_release_content_hash_ignores_row_order(config):
         "create or replace table marts.training_examples as "
         "select * from marts.training_examples order by example_id desc",
     )
+    execute(config, STAMP)
     assert publish_release(config, GREEN).published is False
     assert get_release(config, "v1")["content_hash"] == first
+
+
+def test_export_refuses_a_folder_with_files_in_it(config, tmp_path):
+    publish_release(config, GREEN)
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "train.parquet").write_text("from another version")
+    with pytest.raises(ReleaseError, match="is not empty: export into a new or empty folder"):
+        export_release(config, "v1", "jsonl", out)
+    assert sorted(p.name for p in out.iterdir()) == ["train.parquet"]

@@ -68,6 +68,46 @@ def test_refinery_home_moves_warehouse_and_dagster_home(data, write_config, monk
             "must be a single field name",
         ),
         ("sources: {t: {kind: files\n", "not valid YAML"),
+        (
+            "sources: {d: {kind: documents, path: docs, extensions: .md}}",
+            "'sources.d.extensions' is '.md': give a list of file extensions with their leading dot",
+        ),
+        (
+            "sources: {d: {kind: documents, path: docs, extensions: [md]}}",
+            "'sources.d.extensions' is ['md']: give a list of file extensions with their leading dot",
+        ),
+        (
+            "sources: {d: {kind: documents, path: docs, extensions: [.md, 3]}}",
+            "'sources.d.extensions' is ['.md', 3]",
+        ),
+        (
+            "sources: {t: {kind: files, path: data/a.jsonl, stream: Tickets}}",
+            "'sources.t.stream' is 'Tickets': use lowercase letters, digits and single underscores",
+        ),
+        (
+            "sources: {t: {kind: files, path: data/a.jsonl, stream: a__b}}",
+            "'sources.t.stream' is 'a__b': use lowercase letters",
+        ),
+        (
+            "sources: {t: {kind: files, path: data/a.jsonl, stream: 7days}}",
+            "'sources.t.stream' is '7days'",
+        ),
+        (
+            "sources: {s: {kind: airbyte, connector: x, streams: users}}",
+            "'sources.s.streams' is 'users': give a list of the connector's stream names",
+        ),
+        (
+            "sources: {s: {kind: airbyte, connector: x, streams: [users, '']}}",
+            "'sources.s.streams' is ['users', '']",
+        ),
+        (
+            "sources: {s: {kind: airbyte, connector: x, streams: [My Sheet, my_sheet]}}",
+            "'sources.s.streams' has 'My Sheet' and 'my_sheet', which would land in the same table stream 'my_sheet'",
+        ),
+        (
+            "sources: {s: {kind: airbyte, connector: x, streams: [users, users]}}",
+            "'sources.s.streams' lists ['users'] more than once",
+        ),
     ],
 )
 def test_bad_config_fails_fast_naming_file_key_and_fix(data, write_config, text, expected):
@@ -98,3 +138,28 @@ def test_secrets_come_only_from_named_environment_variables(data, write_config, 
     assert merged == {"count": 1, "api_key": "s3cret"}
     assert secrets == ["s3cret"]
     assert "s3cret" not in config.path.read_text()
+
+
+def test_airbyte_streams_keep_the_connectors_spelling(data, write_config):
+    config = load_config(
+        write_config("sources: {s: {kind: airbyte, connector: x, streams: [Users, My Sheet, purchases]}}")
+    )
+    assert config.sources["s"].option("streams") == ["Users", "My Sheet", "purchases"]
+
+
+def test_documents_extensions_with_dots_are_accepted(data, write_config):
+    config = load_config(write_config("sources: {d: {kind: documents, path: docs, extensions: [.md, .HTML]}}"))
+    assert config.sources["d"].option("extensions") == [".md", ".HTML"]
+
+
+def test_glob_metacharacters_in_the_config_folder_are_literal(tmp_path, write_config):
+    folder = tmp_path / "o'neil [x]"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "a.jsonl").write_text('{"id": 1}\n')
+    path = folder / "refinery.yml"
+    path.write_text("sources: {t: {kind: files, path: data/*.jsonl}, a: {kind: label_studio, path: data/a.jsonl}}")
+    config = load_config(path)
+    source = config.sources["t"]
+    assert source.resolve_glob("data/*.jsonl") == f"{tmp_path}/o'neil [[]x]/data/*.jsonl"
+    assert source.resolve_glob("/abs/*.jsonl") == "/abs/*.jsonl"
+    assert source.resolve_path("data/*.jsonl") == folder / "data" / "*.jsonl"

@@ -180,6 +180,56 @@ CRASHING_SYNC = textwrap.dedent("""
 """)
 
 
+COMMIT_WINDOW_CRASH = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from ingestion import destination as module
+    from ingestion.destination import DuckDBDestination, StreamSpec
+    from ingestion.protocol import Record, stream_state_message
+
+    db, point, nth = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    calls = {"n": 0}
+    original = getattr(module.DuckDBDestination, point)
+
+    def dying(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == nth:  # after the batch is flushed, before (or while) the state is committed
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, *args, **kwargs)
+
+    if nth > 0:
+        setattr(module.DuckDBDestination, point, dying)
+    destination = DuckDBDestination(db, "src", "files", batch_size=4)
+    start = (destination.stream_states().get("docs") or {}).get("next", 0)
+
+    def source():
+        for i in range(start, 30):
+            yield Record("docs", {"id": f"k{i}", "text": "t"}, 1)
+            if i % 10 == 9:
+                yield stream_state_message("docs", {"next": i + 1})
+
+    spec = StreamSpec("docs", role="documents", primary_key="id", text_field="text")
+    print(destination.run([spec], source()).status)
+""")
+
+
+@pytest.mark.parametrize(("point", "nth"), [("_flush_quarantine", 2), ("_write_counts", 2), ("_write_counts", 3)])
+def test_sigkill_between_flush_state_and_commit_loses_and_repeats_nothing(db, tmp_path, point, nth):
+    script = tmp_path / "crash_commit.py"
+    script.write_text(COMMIT_WINDOW_CRASH)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    killed = subprocess.run([sys.executable, str(script), str(db), point, str(nth)], env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    landed = query(db, "select count(*) from raw.src__docs")[0][0]
+    saved = (DuckDBDestination(db, "src", "files").stream_states().get("docs") or {}).get("next", 0)
+    assert landed == saved  # the records on disk are exactly those the saved state covers
+    resumed = subprocess.run(
+        [sys.executable, str(script), str(db), point, "0"], env=env, capture_output=True, text=True
+    )
+    assert resumed.stdout.strip() == "succeeded", resumed.stderr
+    assert query(db, "select count(*), count(distinct _airbyte_data ->> 'id') from raw.src__docs") == [(30, 30)]
+
+
 @pytest.mark.parametrize("kill_after", [3, 10, 27, 58, 99])
 def test_sigkill_mid_sync_then_rerun_lands_every_record_exactly_once(db, tmp_path, kill_after):
     script = tmp_path / "crash.py"

@@ -145,3 +145,119 @@ def test_source_streams_follow_the_raw_layer_contract(tmp_path, write_config):
         "text",
     )
     assert Path(config.path).exists()
+
+
+def deny(monkeypatch, method: str, name: str) -> None:
+    """Make `Path.<method>` raise PermissionError for files called `name` (chmod 000 does not stop root)."""
+    original = getattr(Path, method)
+
+    def guarded(self, *args, **kwargs):
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, method, guarded)
+
+
+@pytest.mark.parametrize("method", ["open", "read_bytes"])
+def test_unreadable_file_is_quarantined_not_checkpointed_and_retried(tmp_path, write_config, monkeypatch, method):
+    (tmp_path / "a.jsonl").write_text('{"id": 1}\n')
+    (tmp_path / "b.csv").write_text("id\n2\n")
+    (tmp_path / "c.jsonl").write_text('{"id": 3}\n')
+    config = load_config(write_config("sources: {t: {kind: files, path: '*.[jc]s*'}}"))
+    source = build_source(config.sources["t"], config)
+    unreadable = "a.jsonl" if method == "open" else "b.csv"
+    with monkeypatch.context() as patch:
+        deny(patch, method, unreadable)
+        items = messages(source)
+    landed = [m.data for m in items if isinstance(m, Record)]
+    assert landed == ([{"id": "2"}, {"id": 3}] if unreadable == "a.jsonl" else [{"id": 1}, {"id": 3}])
+    quarantined = [(m.reason, m.raw, m.stream) for m in items if isinstance(m, Quarantined)]
+    path = tmp_path / unreadable
+    assert quarantined == [(f"{unreadable}: unreadable: [Errno 13] Permission denied: '{path}'", b"", "records")]
+    state = last_state(items)
+    assert sorted(state["records"]["files"]) == sorted({"a.jsonl", "b.csv", "c.jsonl"} - {unreadable})
+    # permissions fixed: the next run reads only the file it could not read before
+    retried = messages(source, state)
+    assert [m.data for m in retried if isinstance(m, Record)] == [{"id": 1} if unreadable == "a.jsonl" else {"id": "2"}]
+    assert sorted(last_state(retried)["records"]["files"]) == ["a.jsonl", "b.csv", "c.jsonl"]
+
+
+def test_unreadable_document_is_quarantined_and_retried(tmp_path, write_config, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n")
+    (docs / "b.txt").write_text("bee\n")
+    config = load_config(write_config("sources: {d: {kind: documents, path: docs}}"))
+    source = build_source(config.sources["d"], config)
+    with monkeypatch.context() as patch:
+        deny(patch, "read_bytes", "a.md")
+        items = messages(source)
+    assert [m.data["path"] for m in items if isinstance(m, Record)] == ["b.txt"]
+    assert [(m.reason, m.raw) for m in items if isinstance(m, Quarantined)] == [
+        (f"a.md: unreadable: [Errno 13] Permission denied: '{docs / 'a.md'}'", b"")
+    ]
+    state = last_state(items)
+    assert list(state["documents"]["files"]) == ["b.txt"]
+    retried = messages(source, state)
+    assert [m.data["text"] for m in retried if isinstance(m, Record)] == ["# A\n"]
+    assert sorted(last_state(retried)["documents"]["files"]) == ["a.md", "b.txt"]
+
+
+def test_unreadable_label_studio_export_is_quarantined_and_retried(tmp_path, write_config, monkeypatch):
+    (tmp_path / "one.json").write_bytes(orjson.dumps([{"id": 1}]))
+    (tmp_path / "two.json").write_bytes(orjson.dumps([{"id": 2}]))
+    config = load_config(write_config("sources: {l: {kind: label_studio, path: '*.json'}}"))
+    source = build_source(config.sources["l"], config)
+    with monkeypatch.context() as patch:
+        deny(patch, "read_bytes", "one.json")
+        items = messages(source)
+    assert [m.data["id"] for m in items if isinstance(m, Record)] == [2]
+    assert [m.reason for m in items if isinstance(m, Quarantined)] == [
+        f"one.json: unreadable: [Errno 13] Permission denied: '{tmp_path / 'one.json'}'"
+    ]
+    state = last_state(items)
+    assert list(state["tasks"]["files"]) == ["two.json"]
+    retried = messages(source, state)
+    assert [m.data["id"] for m in retried if isinstance(m, Record)] == [1]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<body class="has-sidebar"><main><p>Important article text here.</p></main></body>',
+        '<article class="post toc-enabled"><p>Important article text here.</p></article>',
+        '<html class="nav-open"><body id="header-page"><p>Important article text here.</p></body></html>',
+        '<main class="sidebar"><article role="navigation"><p>Important article text here.</p></article></main>',
+        '<div class="navbar-expand content-header"><p>Important article text here.</p></div>',
+    ],
+)
+def test_html_main_text_keeps_content_whose_class_only_mentions_boilerplate(html):
+    assert extract_html(html) == (None, "Important article text here.")
+
+
+def test_html_boilerplate_is_matched_by_exact_class_id_and_role():
+    _, text = extract_html("""<body>
+        <div class="Sidebar left">sidebar</div><div id="site-footer">site footer</div>
+        <ul class="breadcrumb">crumbs</ul><div class="cookie-banner x">cookies</div><a class="skip-link">skip</a>
+        <div role="banner">banner</div><div role="contentinfo">info</div><div role="complementary">aside</div>
+        <div role="search">search</div><section class="toc">contents</section>
+        <p>Kept text.</p></body>""")
+    assert text == "Kept text."
+
+
+def test_files_and_label_studio_read_from_a_folder_with_glob_metacharacters(tmp_path):
+    folder = tmp_path / "o'neil [x]"
+    (folder / "data" / "sub").mkdir(parents=True)
+    (folder / "data" / "a.jsonl").write_text('{"id": 1}\n')
+    (folder / "data" / "sub" / "b.jsonl").write_text('{"id": 2}\n')
+    (folder / "tasks.json").write_bytes(orjson.dumps([{"id": 7}]))
+    path = folder / "refinery.yml"
+    path.write_text("sources: {t: {kind: files, path: 'data/**/*.jsonl'}, l: {kind: label_studio, path: tasks.json}}")
+    config = load_config(path)
+    items = messages(build_source(config.sources["t"], config))
+    assert [m.data for m in items if isinstance(m, Record)] == [{"id": 1}, {"id": 2}]
+    assert sorted(last_state(items)["records"]["files"]) == ["a.jsonl", "sub/b.jsonl"]
+    items = messages(build_source(config.sources["l"], config))
+    assert [m.data for m in items if isinstance(m, Record)] == [{"id": 7}]
+    assert list(last_state(items)["tasks"]["files"]) == ["tasks.json"]

@@ -15,6 +15,7 @@ final as (
         octet_length(raw_bytes::blob)::bigint as raw_bytes_length,
         quarantined_at::timestamp with time zone as quarantined_at
     from source
+    where {{ is_configured_source('source_name') }}
 )
 
 select * from final

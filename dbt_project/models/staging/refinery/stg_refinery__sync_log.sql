@@ -18,6 +18,7 @@ final as (
         status::varchar as status,
         error::varchar as error_message
     from source
+    where {{ is_configured_source('source_name') }}
 )
 
 select * from final

@@ -1,0 +1,98 @@
+"""kind: airbyte without a connector install: secrets only from the environment, stream names mapped."""
+
+import pytest
+
+from ingestion.config import ConfigError, load_config
+from ingestion.sources.airbyte import AirbyteConnectorSource, secret_keys
+
+pytestmark = pytest.mark.unit
+
+SPEC = {
+    "connectionSpecification": {
+        "type": "object",
+        "required": ["api_key"],
+        "properties": {
+            "api_key": {"type": "string", "airbyte_secret": True},
+            "count": {"type": "integer"},
+            "credentials": {"type": "object", "airbyte_secret": False},
+        },
+    }
+}
+CATALOG = {
+    "streams": [
+        {"name": "Users", "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+        {"name": "My Sheet", "supported_sync_modes": ["full_refresh"]},
+        {"name": "my-sheet", "supported_sync_modes": ["full_refresh"]},
+        {"name": "purchases", "supported_sync_modes": ["full_refresh"]},
+    ]
+}
+
+
+def connector(write_config, tmp_path, monkeypatch, options: str) -> AirbyteConnectorSource:
+    """An AirbyteConnectorSource whose spec and catalog are fakes (nothing is installed or run)."""
+    monkeypatch.delenv("REFINERY_CONNECTORS_DIR", raising=False)
+    config = load_config(write_config(f"sources: {{shop: {{kind: airbyte, connector: airbyte-source-x, {options}}}}}"))
+    source = AirbyteConnectorSource(config.sources["shop"], tmp_path / "connectors")
+    monkeypatch.setattr(AirbyteConnectorSource, "spec", lambda self: SPEC)
+    monkeypatch.setattr(AirbyteConnectorSource, "discover", lambda self: CATALOG)
+    monkeypatch.setattr(AirbyteConnectorSource, "ensure_installed", lambda self, say=print: None)
+    return source
+
+
+def test_secret_keys_are_the_top_level_airbyte_secret_properties():
+    assert secret_keys(SPEC) == {"api_key"}
+    assert secret_keys({}) == set()
+
+
+def test_a_secret_written_under_config_is_rejected(write_config, tmp_path, monkeypatch):
+    source = connector(write_config, tmp_path, monkeypatch, "config: {api_key: hunter2, count: 3}")
+    with pytest.raises(ConfigError) as error:
+        source.validate_config()
+    assert str(error.value) == (
+        f"{source.source.config_file}: 'sources.shop.config.api_key' is a secret (airbyte_secret in the "
+        "connector's spec): move it to config_from_env: {api_key: SOME_ENV_VAR}"
+    )
+
+
+def test_a_secret_from_the_environment_passes_and_is_redacted(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_API_KEY", "hunter2")
+    source = connector(
+        write_config, tmp_path, monkeypatch, "config: {count: 3}, config_from_env: {api_key: SHOP_API_KEY}"
+    )
+    source.validate_config()
+    assert source.config() == {"count": 3, "api_key": "hunter2"}
+    assert source.redact("key=hunter2") == "key=***"
+
+
+def test_schema_problems_still_name_the_key(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_API_KEY", "hunter2")
+    source = connector(
+        write_config, tmp_path, monkeypatch, "config: {count: many}, config_from_env: {api_key: SHOP_API_KEY}"
+    )
+    with pytest.raises(ConfigError, match=r"'sources\.shop\.config\.count': 'many' is not of type 'integer'"):
+        source.validate_config()
+
+
+def test_connector_stream_names_are_selected_as_spelled_and_land_as_table_names(write_config, tmp_path, monkeypatch):
+    source = connector(write_config, tmp_path, monkeypatch, "streams: [Users, My Sheet]")
+    assert source.stream_names() == ["users", "my_sheet"]
+    specs = source.streams()
+    assert [(s.name, s.primary_key, s.full_refresh) for s in specs] == [("users", "id", True), ("my_sheet", None, True)]
+    configured = [entry["stream"]["name"] for entry, _ in source._configured()]
+    assert configured == ["Users", "My Sheet"]
+
+
+def test_a_stream_name_in_the_wrong_case_says_names_are_case_sensitive(write_config, tmp_path, monkeypatch):
+    source = connector(write_config, tmp_path, monkeypatch, "streams: [users]")
+    with pytest.raises(ConfigError, match=r"names \['users'\], which the connector does not offer.*case-sensitive"):
+        source.streams()
+
+
+def test_discovered_streams_that_map_to_one_table_are_a_config_error(write_config, tmp_path, monkeypatch):
+    source = connector(write_config, tmp_path, monkeypatch, "config: {count: 1}")
+    with pytest.raises(ConfigError) as error:
+        source.streams()
+    assert "the connector's streams 'My Sheet' and 'my-sheet' would land in the same table stream 'my_sheet'" in str(
+        error.value
+    )
+    assert "'sources.shop.streams'" in str(error.value)
