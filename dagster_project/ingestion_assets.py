@@ -9,28 +9,14 @@ import dagster as dg
 from dagster_project import progress
 from dagster_project.settings import WRITER_POOL
 from ingestion.config import Config, SourceConfig
-from ingestion.destination import StreamCounts, table_name
+from ingestion.destination import StreamCounts, StreamSpec, table_name
+from ingestion.sources import build_source
 from ingestion.sync import sync_source
 
-ROLE_BY_KIND = {"documents": "documents", "label_studio": "annotations", "airbyte": "records"}
-BUILTIN_STREAMS = {"documents": ["documents"], "label_studio": ["tasks"]}
 
-
-def source_role(source: SourceConfig) -> str:
-    if source.kind == "files":
-        return "documents" if source.option("text_field") else "records"
-    return ROLE_BY_KIND[source.kind]
-
-
-def source_streams(source: SourceConfig, config: Config) -> list[str]:
-    """The stream names of a source, without reading it (airbyte: configured or cached catalog)."""
-    if source.kind == "files":
-        return [str(source.option("stream", "records"))]
-    if source.kind in BUILTIN_STREAMS:
-        return BUILTIN_STREAMS[source.kind]
-    from ingestion.sources.airbyte import AirbyteConnectorSource
-
-    return AirbyteConnectorSource(source, config.connectors_dir).stream_names()
+def planned_streams(config: Config, name: str) -> list[StreamSpec]:
+    """The streams source `name` will land, as the source itself declares them (nothing is read)."""
+    return build_source(config.sources[name], config, say=progress.say).planned_streams()
 
 
 def raw_asset_key(source_name: str, stream: str) -> dg.AssetKey:
@@ -40,9 +26,9 @@ def raw_asset_key(source_name: str, stream: str) -> dg.AssetKey:
 def role_asset_keys(config: Config) -> dict[str, list[dg.AssetKey]]:
     """role → the raw assets of that role (dbt models that union a role depend on them)."""
     keys: dict[str, list[dg.AssetKey]] = {}
-    for name, source in config.sources.items():
-        for stream in source_streams(source, config):
-            keys.setdefault(source_role(source), []).append(raw_asset_key(name, stream))
+    for name in config.sources:
+        for spec in planned_streams(config, name):
+            keys.setdefault(spec.role, []).append(raw_asset_key(name, spec.name))
     return keys
 
 
@@ -67,7 +53,7 @@ def bookkeeping_specs() -> list[dg.AssetSpec]:
 
 
 def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsDefinition:
-    streams = source_streams(source, config)
+    streams = [spec.name for spec in planned_streams(config, name)]
     specs = [
         dg.AssetSpec(
             key=raw_asset_key(name, stream),

@@ -11,7 +11,7 @@ import duckdb
 from dagster_project.dbt_assets import load_last_build
 from dagster_project.release import ReleaseError, list_releases
 from ingestion.config import Config
-from ingestion.warehouse import LOCK_NAME, WarehouseBusy
+from ingestion.warehouse import busy
 
 Out = Callable[[str], None]
 OUTCOMES = ["ingested", "quarantined", "superseded", "dropped", "duplicate", "kept"]
@@ -30,21 +30,14 @@ def _connect(config: Config) -> duckdb.DuckDBPyConnection | None:
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
-        lock = config.warehouse_dir / LOCK_NAME
-        holder = lock.read_text().strip() if lock.exists() else ""
-        raise WarehouseBusy(
-            f"warehouse is busy (pid {holder or 'unknown'}): a run is writing {config.database_path}; "
-            "try again when it finishes"
-        ) from exc
+        raise busy(config.warehouse_dir) from exc
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether a table or view exists (information_schema lists both)."""
     return bool(
         con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-        or con.execute(
-            "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, table]
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
         ).fetchone()[0]
     )
 

@@ -171,13 +171,7 @@ class DuckDBDestination:
 
     def stream_states(self) -> dict[str, Any]:
         """stream name → the stream's saved `stream_state` (for built-in sources)."""
-        result: dict[str, Any] = {}
-        for message in self.saved_state():
-            if message.get("type") == "STREAM":
-                stream = message.get("stream") or {}
-                name = (stream.get("stream_descriptor") or {}).get("name")
-                result[name] = stream.get("stream_state")
-        return result
+        return stream_states_of(self.saved_state())
 
     # -- the sync --------------------------------------------------------------------------------
     def run(
@@ -223,10 +217,7 @@ class DuckDBDestination:
                         problem = _validate(specs[message.stream], message.data)
                         data = record_bytes(message.data)
                         if problem:
-                            buffer.quarantine.append((problem, data))
-                            buffer.pending.read += 1
-                            buffer.pending.quarantined += 1
-                            buffer.pending.bytes += message.size or len(data)
+                            self._quarantine_into(buffers, committed, message.stream, problem, data)
                             continue
                         buffer.ids.append(str(uuid.uuid4()))
                         buffer.extracted.append(message.emitted_at)
@@ -462,6 +453,16 @@ class DuckDBDestination:
         con.begin()
         self._write_counts(con, sync_id, committed, status, error, _now())
         con.commit()
+
+
+def stream_states_of(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """stream name → `stream_state`, from saved STREAM-form STATE messages."""
+    result: dict[str, Any] = {}
+    for message in messages:
+        if message.get("type") == "STREAM":
+            stream = message.get("stream") or {}
+            result[(stream.get("stream_descriptor") or {}).get("name")] = stream.get("stream_state")
+    return result
 
 
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingestion.config import Config
-from ingestion.destination import DuckDBDestination, ProgressCallback, SyncResult
+from ingestion.destination import DuckDBDestination, ProgressCallback, SyncResult, stream_states_of
 from ingestion.protocol import Log
 from ingestion.sources import SavedState, build_source
 from ingestion.warehouse import warehouse_lock
@@ -24,14 +24,12 @@ def sync_source(
     committed before the failure.
     """
     source_config = config.sources[name]
-    source = build_source(source_config, config)
+    source = build_source(source_config, config, say=say)
     destination = DuckDBDestination(config.database_path, name, source_config.kind)
     with warehouse_lock(config.warehouse_dir):
-        if source_config.kind == "airbyte":
-            source.ensure_installed(say=say)  # type: ignore[attr-defined]
-            source.validate_config()  # type: ignore[attr-defined]
-        streams = source.streams()
-        saved = SavedState(messages=destination.saved_state(), streams=destination.stream_states())
+        streams = source.streams()  # a connector installs, validates its config and checks here
+        messages = destination.saved_state()
+        saved = SavedState(messages=messages, streams=stream_states_of(messages))
 
         def on_log(message: Log) -> None:
             if message.level in {"ERROR", "FATAL"}:

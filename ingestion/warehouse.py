@@ -45,12 +45,8 @@ def warehouse_lock(warehouse_dir: Path) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
-                raise WarehouseBusy(
-                    f"warehouse is busy (pid {holder}): another refinery process is writing "
-                    f"{warehouse_dir}; wait for it to finish, then run again"
-                ) from None
+                raise busy(warehouse_dir) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             _held[lock_path] = (fd, 1)
@@ -66,6 +62,19 @@ def warehouse_lock(warehouse_dir: Path) -> Iterator[None]:
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+
+def busy(warehouse_dir: Path) -> WarehouseBusy:
+    """The error for a warehouse another process is writing, naming that process's pid."""
+    lock_path = warehouse_dir / LOCK_NAME
+    try:
+        holder = lock_path.read_text(errors="replace").strip()
+    except OSError:
+        holder = ""
+    return WarehouseBusy(
+        f"warehouse is busy (pid {holder or 'unknown'}): another refinery process is writing "
+        f"{warehouse_dir}; wait for it to finish, then run again"
+    )
 
 
 def connect(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -1,12 +1,13 @@
 """Source kinds. Each module holds one kind and documents its configuration.
 
-A source declares its streams (`streams()`) and yields Airbyte protocol messages
-(`read(saved)`); it never touches the warehouse.
+A source declares its streams (`streams()`, just before a sync; `planned_streams()`, for the
+asset graph, without running anything) and yields Airbyte protocol messages (`read(saved)`);
+it never touches the warehouse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,11 +27,13 @@ class SavedState:
 class Source(Protocol):
     def streams(self) -> list[StreamSpec]: ...
 
+    def planned_streams(self) -> list[StreamSpec]: ...
+
     def read(self, saved: SavedState) -> Iterator[Message]: ...
 
 
-def build_source(source: SourceConfig, config: Config) -> Source:
-    """The source object for one entry of refinery.yml."""
+def build_source(source: SourceConfig, config: Config, say: Callable[[str], None] = print) -> Source:
+    """The source object for one entry of refinery.yml (`say` reports slow set-up, e.g. a connector install)."""
     if source.kind == "files":
         from ingestion.sources.files import FilesSource
 
@@ -46,5 +49,5 @@ def build_source(source: SourceConfig, config: Config) -> Source:
     if source.kind == "airbyte":
         from ingestion.sources.airbyte import AirbyteConnectorSource
 
-        return AirbyteConnectorSource(source, config.connectors_dir)
+        return AirbyteConnectorSource(source, config.connectors_dir, say=say)
     raise ValueError(f"unknown source kind {source.kind!r}")

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,9 @@ def secret_keys(spec: dict[str, Any]) -> set[str]:
 
 
 class AirbyteConnectorSource:
-    def __init__(self, source: SourceConfig, connectors_dir: Path) -> None:
+    def __init__(self, source: SourceConfig, connectors_dir: Path, say: Callable[[str], None] = print) -> None:
         self.source = source
+        self.say = say
         self.requirement = str(source.option("connector"))
         self.package = package_name(self.requirement)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.requirement)
@@ -71,12 +72,12 @@ class AirbyteConnectorSource:
         self._catalog: dict[str, Any] | None = None
 
     # -- installation ------------------------------------------------------------------------
-    def ensure_installed(self, say=print) -> None:
+    def ensure_installed(self) -> None:
         """Create the connector's venv and pip-install it, once."""
         marker = self.venv / INSTALLED_MARKER
         if marker.exists() and marker.read_text() == self.requirement and self.executable.exists():
             return
-        say(f"installing {self.requirement} into {self.venv} (first use; about 30 s)")
+        self.say(f"installing {self.requirement} into {self.venv} (first use; source-faker took 31–39 s here)")
         self.venv.parent.mkdir(parents=True, exist_ok=True)
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(self.venv)],
@@ -172,18 +173,20 @@ class AirbyteConnectorSource:
         raise SourceFailed(f"source '{self.source.name}': the connector printed no CATALOG message")
 
     # -- Source protocol -------------------------------------------------------------------------
-    def stream_names(self) -> list[str]:
-        """Table stream names without running the connector when possible (for the asset graph)."""
+    def planned_streams(self) -> list[StreamSpec]:
+        """The streams from `streams:` or the cached catalog, without running the connector when possible."""
         selected = self.source.option("streams")
-        if selected:
-            return [table_stream_name(s) for s in selected]
-        if self.catalog_cache.exists():
-            catalog = json.loads(self.catalog_cache.read_text())
-            return [table_stream_name(s["name"]) for s in catalog.get("streams", [])]
-        return [spec.name for spec in self.streams()]
+        if not selected and self.catalog_cache.exists():
+            selected = [s["name"] for s in json.loads(self.catalog_cache.read_text()).get("streams", [])]
+        if not selected:
+            return self.streams()
+        return [StreamSpec(name=table_stream_name(name), role="records") for name in selected]
 
     def streams(self) -> list[StreamSpec]:
+        """Before a sync: install on first use, validate the config against the spec, check, discover."""
         self.ensure_installed()
+        self.validate_config()
+        self.check()
         return [spec for _, spec in self._configured()]
 
     def _configured(self) -> list[tuple[dict[str, Any], StreamSpec]]:

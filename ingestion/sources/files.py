@@ -63,6 +63,8 @@ class FilesSource:
             )
         ]
 
+    planned_streams = streams  # declaring them reads nothing
+
     def read(self, saved: SavedState) -> Iterator[Message]:
         yield from read_changed_files(
             matching_files(self.pattern),

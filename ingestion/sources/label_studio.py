@@ -47,6 +47,8 @@ class LabelStudioSource:
             )
         ]
 
+    planned_streams = streams  # declaring them reads nothing
+
     def read(self, saved: SavedState) -> Iterator[Message]:
         yield from read_changed_files(
             matching_files(self.pattern), glob_root(self.pattern), STREAM, saved.streams.get(STREAM), self._tasks

@@ -3,6 +3,8 @@
 import pytest
 
 from ingestion.config import ConfigError, load_config
+from ingestion.destination import SourceFailed
+from ingestion.protocol import Other
 from ingestion.sources.airbyte import AirbyteConnectorSource, secret_keys
 
 pytestmark = pytest.mark.unit
@@ -31,12 +33,18 @@ CATALOG = {
 def connector(write_config, tmp_path, monkeypatch, options: str) -> AirbyteConnectorSource:
     """An AirbyteConnectorSource whose spec and catalog are fakes (nothing is installed or run)."""
     monkeypatch.delenv("REFINERY_CONNECTORS_DIR", raising=False)
+    monkeypatch.setenv("SHOP_API_KEY", "hunter2")
     config = load_config(write_config(f"sources: {{shop: {{kind: airbyte, connector: airbyte-source-x, {options}}}}}"))
     source = AirbyteConnectorSource(config.sources["shop"], tmp_path / "connectors")
     monkeypatch.setattr(AirbyteConnectorSource, "spec", lambda self: SPEC)
     monkeypatch.setattr(AirbyteConnectorSource, "discover", lambda self: CATALOG)
-    monkeypatch.setattr(AirbyteConnectorSource, "ensure_installed", lambda self, say=print: None)
+    monkeypatch.setattr(AirbyteConnectorSource, "ensure_installed", lambda self: None)
+    monkeypatch.setattr(AirbyteConnectorSource, "_run", lambda self, args, **_: iter([connection_status("SUCCEEDED")]))
     return source
+
+
+def connection_status(status: str, message: str = "") -> Other:
+    return Other("CONNECTION_STATUS", {"status": status, "message": message})
 
 
 def test_secret_keys_are_the_top_level_airbyte_secret_properties():
@@ -74,8 +82,10 @@ def test_schema_problems_still_name_the_key(write_config, tmp_path, monkeypatch)
 
 
 def test_connector_stream_names_are_selected_as_spelled_and_land_as_table_names(write_config, tmp_path, monkeypatch):
-    source = connector(write_config, tmp_path, monkeypatch, "streams: [Users, My Sheet]")
-    assert source.stream_names() == ["users", "my_sheet"]
+    source = connector(
+        write_config, tmp_path, monkeypatch, "streams: [Users, My Sheet], config_from_env: {api_key: SHOP_API_KEY}"
+    )
+    assert [spec.name for spec in source.planned_streams()] == ["users", "my_sheet"]
     specs = source.streams()
     assert [(s.name, s.primary_key, s.full_refresh) for s in specs] == [("users", "id", True), ("my_sheet", None, True)]
     configured = [entry["stream"]["name"] for entry, _ in source._configured()]
@@ -83,16 +93,48 @@ def test_connector_stream_names_are_selected_as_spelled_and_land_as_table_names(
 
 
 def test_a_stream_name_in_the_wrong_case_says_names_are_case_sensitive(write_config, tmp_path, monkeypatch):
-    source = connector(write_config, tmp_path, monkeypatch, "streams: [users]")
+    source = connector(
+        write_config, tmp_path, monkeypatch, "streams: [users], config_from_env: {api_key: SHOP_API_KEY}"
+    )
     with pytest.raises(ConfigError, match=r"names \['users'\], which the connector does not offer.*case-sensitive"):
         source.streams()
 
 
 def test_discovered_streams_that_map_to_one_table_are_a_config_error(write_config, tmp_path, monkeypatch):
-    source = connector(write_config, tmp_path, monkeypatch, "config: {count: 1}")
+    source = connector(
+        write_config, tmp_path, monkeypatch, "config: {count: 1}, config_from_env: {api_key: SHOP_API_KEY}"
+    )
     with pytest.raises(ConfigError) as error:
         source.streams()
     assert "the connector's streams 'My Sheet' and 'my-sheet' would land in the same table stream 'my_sheet'" in str(
         error.value
     )
     assert "'sources.shop.streams'" in str(error.value)
+
+
+def test_streams_validates_then_checks_the_connection_before_discovering(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_API_KEY", "hunter2")
+    source = connector(
+        write_config, tmp_path, monkeypatch, "config: {count: 3}, config_from_env: {api_key: SHOP_API_KEY}"
+    )
+    ran: list[list[str]] = []
+
+    def failing_check(self, args, **_):
+        ran.append(args)
+        return iter([connection_status("FAILED", "401 Unauthorized for key hunter2")])
+
+    monkeypatch.setattr(AirbyteConnectorSource, "_run", failing_check)
+    discovered = []
+    monkeypatch.setattr(AirbyteConnectorSource, "discover", lambda self: discovered.append(1) or CATALOG)
+    with pytest.raises(SourceFailed) as error:
+        source.streams()
+    assert str(error.value) == "source 'shop': connection check failed: 401 Unauthorized for key ***"
+    assert ran == [["check", "--config", "{config}"]]
+    assert discovered == []
+
+
+def test_streams_refuses_a_secret_in_the_file_before_running_anything(write_config, tmp_path, monkeypatch):
+    source = connector(write_config, tmp_path, monkeypatch, "config: {api_key: hunter2, count: 3}")
+    monkeypatch.setattr(AirbyteConnectorSource, "_run", lambda self, args, **_: pytest.fail(f"ran {args}"))
+    with pytest.raises(ConfigError, match=r"'sources\.shop\.config\.api_key' is a secret"):
+        source.streams()
