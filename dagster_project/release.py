@@ -10,8 +10,10 @@ rows differs from the latest release. Old releases are never rewritten: DuckLake
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,73 +232,88 @@ def list_releases(config: Config) -> list[dict[str, Any]]:
         return []
     con = open_lake(config, read_only=True)
     try:
-        if not con.execute(
-            "select count(*) from duckdb_tables() where database_name = ? and table_name = 'releases'", [LAKE]
-        ).fetchone()[0]:
-            return []
-        snapshots = {
-            json.loads(extra).get("release"): snapshot
-            for snapshot, extra in con.execute(
-                f"select snapshot_id, commit_extra_info from {LAKE}.snapshots() where commit_extra_info is not null"
-            ).fetchall()
-        }
-        releases = []
-        for manifest_json in con.execute(f"select manifest from {LAKE}.releases order by version_number").fetchall():
-            manifest = json.loads(manifest_json[0])
-            manifest["snapshot_id"] = snapshots.get(manifest["version"])
-            releases.append(manifest)
-        return releases
+        return _releases(con)
     finally:
         con.close()
 
 
 def get_release(config: Config, version: str) -> dict[str, Any]:
-    for manifest in list_releases(config):
-        if manifest["version"] == version:
-            return manifest
-    known = ", ".join(m["version"] for m in list_releases(config)) or "none yet"
-    raise ReleaseError(f"no release {version!r} (releases: {known}); see `refinery release list`")
+    """The manifest of one release (with its snapshot id)."""
+    with _reader(config) as con:
+        return _release(con, version)
 
 
 def read_release(config: Config, version: str) -> list[dict[str, Any]]:
     """The rows of one release, as they were published."""
-    manifest = get_release(config, version)
-    con = open_lake(config, read_only=True)
-    try:
-        cursor = con.execute(
-            f"select * from {LAKE}.{RELEASED_TABLE} at (version => {int(manifest['snapshot_id'])}) order by example_id"
-        )
+    with _reader(config) as con:
+        cursor = con.execute(f"select * from {_as_published(_release(con, version))} order by example_id")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@contextlib.contextmanager
+def _reader(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_lake(config, read_only=True)
+    try:
+        yield con
     finally:
         con.close()
+
+
+def _releases(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    if not con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and table_name = 'releases'", [LAKE]
+    ).fetchone()[0]:
+        return []
+    snapshots = {
+        json.loads(extra).get("release"): snapshot
+        for snapshot, extra in con.execute(
+            f"select snapshot_id, commit_extra_info from {LAKE}.snapshots() where commit_extra_info is not null"
+        ).fetchall()
+    }
+    releases = []
+    for (manifest_json,) in con.execute(f"select manifest from {LAKE}.releases order by version_number").fetchall():
+        manifest = json.loads(manifest_json)
+        manifest["snapshot_id"] = snapshots.get(manifest["version"])
+        releases.append(manifest)
+    return releases
+
+
+def _release(con: duckdb.DuckDBPyConnection, version: str) -> dict[str, Any]:
+    releases = _releases(con)
+    for manifest in releases:
+        if manifest["version"] == version:
+            return manifest
+    known = ", ".join(m["version"] for m in releases) or "none yet"
+    raise ReleaseError(f"no release {version!r} (releases: {known}); see `refinery release list`")
+
+
+def _as_published(manifest: dict[str, Any]) -> str:
+    """The released table as of the release's snapshot (DuckLake time travel)."""
+    return f"{LAKE}.{RELEASED_TABLE} at (version => {int(manifest['snapshot_id'])})"
 
 
 def export_release(config: Config, version: str, file_format: str, out_dir: Path) -> list[Path]:
     """Write one file per split that has rows (`train.parquet`, …) plus `manifest.json` into an empty out_dir."""
     if file_format not in EXPORT_FORMATS:
         raise ReleaseError(f"unknown export format {file_format!r}: use {' or '.join(sorted(EXPORT_FORMATS))}")
-    manifest = get_release(config, version)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ReleaseError(
-            f"{out_dir} is not empty: export into a new or empty folder, so files of another version "
-            "cannot mix with this one"
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    con = open_lake(config, read_only=True)
     written = []
-    try:
-        relation = f"{LAKE}.{RELEASED_TABLE} at (version => {int(manifest['snapshot_id'])})"
+    with _reader(config) as con:
+        manifest = _release(con, version)
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise ReleaseError(
+                f"{out_dir} is not empty: export into a new or empty folder, so files of another version "
+                "cannot mix with this one"
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
         copy_format = "(format parquet)" if file_format == "parquet" else "(format json)"
         for split in manifest["rows_per_split"]:
             target = out_dir / f"{split}.{file_format}"
             con.execute(
-                f"copy (select * from {relation} where split = {sql_string(split)} order by example_id) "
-                f"to {sql_string(str(target))} {copy_format}"
+                f"copy (select * from {_as_published(manifest)} where split = {sql_string(split)} "
+                f"order by example_id) to {sql_string(str(target))} {copy_format}"
             )
             written.append(target)
-    finally:
-        con.close()
     manifest_path = out_dir / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=1, default=str))
     return [*written, manifest_path]
