@@ -146,6 +146,9 @@ def test_second_run_lands_nothing_and_publishes_no_release(second_run, home, env
     assert len(per_sync) == 8  # four sources, two runs
     assert [landed for _, landed in per_sync[4:]] == [0, 0, 0, 0]
     assert "content unchanged since v1" in second_run.stderr
+    target = PROJECT_ROOT / "dbt_project" / "target"
+    assert not list(target.glob("dbt_build-*"))  # builds reuse one artefact folder instead of one per run
+    assert (target / "dagster" / "last_build" / "run_results.json").exists()
     listing = cli(["release", "list"], env).stdout
     assert "v1" in listing and "v2" not in listing
 
