@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from ingestion.warehouse import WarehouseBusy, warehouse_lock
+from ingestion.warehouse import warehouse_lock
 
 pytestmark = pytest.mark.unit
 
@@ -26,4 +26,3 @@ def test_a_second_process_is_told_the_warehouse_is_busy_with_the_pid(tmp_path):
         assert result.stdout.startswith(f"warehouse is busy (pid {os.getpid()})")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "acquired"
-    assert WarehouseBusy.__doc__
