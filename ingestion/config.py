@@ -46,6 +46,17 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "label_studio": ({"path"}, {"text_field"}),
 }
 PATH_KINDS = {"files", "documents", "label_studio"}
+# Kinds whose module declares its own options: `KIND_OPTIONS` (kind → (required, optional)),
+# `check_options(source, where)` raising ConfigError, and `build(source, config, say)`.
+KIND_MODULES: dict[str, str] = {
+    "postgres": "ingestion.sources.database",
+    "mysql": "ingestion.sources.database",
+    "sqlite": "ingestion.sources.database",
+    "http": "ingestion.sources.http",
+    "declarative": "ingestion.sources.declarative",
+    "redis_stream": "ingestion.sources.streams",
+    "nats_jetstream": "ingestion.sources.streams",
+}
 FILE_FORMATS = {"jsonl", "csv", "parquet"}
 
 
@@ -177,13 +188,13 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
     if not isinstance(spec, dict):
         raise ConfigError(f"{config_path}: '{where}' must be a mapping like {{kind: files, path: …}}")
     kind = spec.get("kind")
-    if kind not in KIND_OPTIONS:
-        close = difflib.get_close_matches(str(kind), sorted(KIND_OPTIONS), n=1)
+    kinds = sorted(set(KIND_OPTIONS) | set(KIND_MODULES))
+    if kind not in kinds:
+        close = difflib.get_close_matches(str(kind), kinds, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(
-            f"{config_path}: '{where}.kind' is {kind!r}: {hint}supported kinds are {', '.join(sorted(KIND_OPTIONS))}"
-        )
-    required, optional = KIND_OPTIONS[kind]
+        raise ConfigError(f"{config_path}: '{where}.kind' is {kind!r}: {hint}supported kinds are {', '.join(kinds)}")
+    module = kind_module(kind)
+    required, optional = (module.KIND_OPTIONS if module else KIND_OPTIONS)[kind]
     options = {k: v for k, v in spec.items() if k != "kind"}
     _reject_unknown(config_path, f"{where}.", options, required | optional)
     for key in sorted(required):
@@ -198,10 +209,21 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         _check_documents(config_path, where, options)
     if kind == "airbyte":
         _check_airbyte(config_path, where, options)
+    if module is not None:
+        module.check_options(source, where)
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
         if key in options and not isinstance(options[key], str):
             raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")
     return source
+
+
+def kind_module(kind: str) -> Any:
+    """The module implementing a kind listed in KIND_MODULES, or None for the built-in kinds."""
+    if kind not in KIND_MODULES:
+        return None
+    import importlib
+
+    return importlib.import_module(KIND_MODULES[kind])
 
 
 def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:

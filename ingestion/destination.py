@@ -62,6 +62,13 @@ BOOKKEEPING_DDL = [
         quarantine_id varchar not null primary key, sync_id varchar not null, source_name varchar not null,
         stream_name varchar not null, reason varchar not null, raw_bytes blob,
         quarantined_at timestamptz not null)""",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_schemas (
+        source_name varchar not null, stream_name varchar not null, json_schema json not null,
+        sync_id varchar not null, updated_at timestamptz not null, primary key (source_name, stream_name))""",
+    f"""create table if not exists {RAW_SCHEMA}._refinery_schema_history (
+        source_name varchar not null, stream_name varchar not null, sync_id varchar not null,
+        changed_at timestamptz not null, change varchar not null, column_name varchar not null,
+        old_type varchar, new_type varchar)""",
 ]
 
 
@@ -76,6 +83,11 @@ class StreamSpec:
     text_field: str | None = None
     group_field: str | None = None
     full_refresh: bool = False
+    # The stream's discovered schema (JSON Schema with `properties`), if the source knows it.
+    # The destination compares it with the last one it saw and records added, removed and
+    # retyped columns in raw._refinery_schema_history. A property's type is its
+    # `x-sql-type` (a database column type) if present, else its JSON type(s) and format.
+    json_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name) or "__" in self.name:
@@ -301,7 +313,34 @@ class DuckDBDestination:
                 ],
             )
             self._start_log(con, sync_id, spec.name, started)
+            if spec.json_schema is not None:
+                self._record_schema(con, spec, sync_id, started)
         return generations
+
+    def _record_schema(self, con: duckdb.DuckDBPyConnection, spec: StreamSpec, sync_id: str, now: datetime) -> None:
+        """Compare the stream's schema with the last one seen; record what changed (one transaction)."""
+        new = column_types(spec.json_schema)
+        row = con.execute(
+            f"select json_schema from {RAW_SCHEMA}._refinery_schemas where source_name = ? and stream_name = ?",
+            [self.source_name, spec.name],
+        ).fetchone()
+        old = column_types(orjson.loads(row[0])) if row else None
+        if old == new and row is not None:
+            return
+        changes = schema_changes(old, new)
+        con.begin()
+        con.executemany(
+            f"insert into {RAW_SCHEMA}._refinery_schema_history values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [self.source_name, spec.name, sync_id, now, change, column, before, after]
+                for change, column, before, after in changes
+            ],
+        )
+        con.execute(
+            f"insert or replace into {RAW_SCHEMA}._refinery_schemas values (?, ?, ?, ?, ?)",
+            [self.source_name, spec.name, orjson.dumps(spec.json_schema).decode(), sync_id, now],
+        )
+        con.commit()
 
     def _start_log(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, started: datetime) -> None:
         con.execute(
@@ -463,6 +502,36 @@ def stream_states_of(messages: list[dict[str, Any]]) -> dict[str, Any]:
             stream = message.get("stream") or {}
             result[(stream.get("stream_descriptor") or {}).get("name")] = stream.get("stream_state")
     return result
+
+
+def column_types(json_schema: dict[str, Any] | None) -> dict[str, str]:
+    """column → type string, from a JSON Schema's top-level `properties` (see StreamSpec.json_schema)."""
+    result: dict[str, str] = {}
+    for column, prop in ((json_schema or {}).get("properties") or {}).items():
+        prop = prop if isinstance(prop, dict) else {}
+        if prop.get("x-sql-type"):
+            result[column] = str(prop["x-sql-type"])
+            continue
+        kinds = prop.get("type", "any")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds or ["any"])
+        text = "|".join(sorted(str(k) for k in kinds if k != "null")) or "null"
+        if prop.get("format"):
+            text += f"({prop['format']})"
+        elif prop.get("airbyte_type"):
+            text += f"({prop['airbyte_type']})"
+        result[column] = text
+    return result
+
+
+def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tuple[str, str, str | None, str | None]]:
+    """(change, column, old type, new type) rows: 'discovered' the first time, then added/removed/retyped."""
+    if old is None:
+        return [("discovered", column, None, kind) for column, kind in new.items()]
+    rows: list[tuple[str, str, str | None, str | None]] = []
+    rows += [("added", c, None, new[c]) for c in new if c not in old]
+    rows += [("removed", c, old[c], None) for c in old if c not in new]
+    rows += [("retyped", c, old[c], new[c]) for c in new if c in old and old[c] != new[c]]
+    return rows
 
 
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:

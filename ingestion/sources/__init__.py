@@ -3,6 +3,11 @@
 A source declares its streams (`streams()`, just before a sync; `planned_streams()`, for the
 asset graph, without running anything) and yields Airbyte protocol messages (`read(saved)`);
 it never touches the warehouse.
+
+Checkpoint contract: the destination commits every record before a STATE, and the state
+itself, before it asks `read()` for the next message. So code after `yield State(...)`
+runs only once that state is durable in DuckDB: a stream source acknowledges messages to
+its broker there, never earlier (see tests/unit/test_destination.py::test_code_after_state_runs_after_commit).
 """
 
 from __future__ import annotations
@@ -50,4 +55,9 @@ def build_source(source: SourceConfig, config: Config, say: Callable[[str], None
         from ingestion.sources.airbyte import AirbyteConnectorSource
 
         return AirbyteConnectorSource(source, config.connectors_dir, say=say)
+    from ingestion.config import kind_module
+
+    module = kind_module(source.kind)
+    if module is not None:
+        return module.build(source, config, say)
     raise ValueError(f"unknown source kind {source.kind!r}")

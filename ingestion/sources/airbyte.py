@@ -232,6 +232,7 @@ class AirbyteConnectorSource:
                 primary_key=primary_key,
                 cursor_field=cursor[0] if len(cursor) == 1 else None,
                 full_refresh=not incremental,
+                json_schema=stream.get("json_schema"),
             )
             configured.append((entry, spec))
         return configured

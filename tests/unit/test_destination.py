@@ -247,3 +247,58 @@ def test_sigkill_mid_sync_then_rerun_lands_every_record_exactly_once(db, tmp_pat
         "select status, coalesce(error like 'interrupted%', false) from raw._refinery_sync_log order by started_at",
     )
     assert statuses == [("failed", True), ("succeeded", False)]
+
+
+def test_code_after_state_runs_after_commit(db):
+    """The contract stream sources rely on to acknowledge only what is durable."""
+    seen_by_other_connection = []
+
+    def source():
+        yield rec(1)
+        yield rec(2)
+        yield stream_state_message("docs", {"upto": 2})
+        # here the source would ack its broker: the records and the state must already be committed
+        with duckdb.connect(str(db)) as other:  # same instance, its own transaction: sees committed data only
+            seen_by_other_connection.append(
+                (
+                    other.execute("select count(*) from raw.src__docs").fetchone()[0],
+                    other.execute("select state ->> '$.stream.stream_state.upto' from raw._refinery_state").fetchone()[
+                        0
+                    ],
+                )
+            )
+        yield rec(3)
+        raise ConnectionError("after the ack")
+
+    result = DuckDBDestination(db, "src", "files").run([DOCS], source())
+    assert result.status == "failed"
+    assert seen_by_other_connection == [(2, "2")]
+
+
+def test_schema_changes_are_recorded_per_stream(db):
+    def spec(properties):
+        return StreamSpec("items", primary_key="id", json_schema={"type": "object", "properties": properties})
+
+    destination = DuckDBDestination(db, "src", "postgres")
+    first = {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}, "price": {"x-sql-type": "INTEGER"}}
+    destination.run([spec(first)], [Record("items", {"id": 1}, 1)])
+    destination.run([spec(first)], [Record("items", {"id": 2}, 2)])  # unchanged: nothing recorded
+    second = {
+        "id": {"type": "integer"},
+        "price": {"x-sql-type": "DECIMAL(10,2)"},
+        "created": {"type": "string", "format": "date-time"},
+    }
+    destination.run([spec(second)], [Record("items", {"id": 3}, 3)])
+    rows = query(
+        db,
+        "select change, column_name, old_type, new_type from raw._refinery_schema_history "
+        "order by changed_at, change, column_name",
+    )
+    assert rows == [
+        ("discovered", "id", None, "integer"),
+        ("discovered", "name", None, "string"),
+        ("discovered", "price", None, "INTEGER"),
+        ("added", "created", None, "string(date-time)"),
+        ("removed", "name", "string", None),
+        ("retyped", "price", "INTEGER", "DECIMAL(10,2)"),
+    ]
