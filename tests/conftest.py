@@ -39,3 +39,51 @@ def write_config(tmp_path):
         return path
 
     return _write
+
+
+SERVICES = {  # name → (port, how to start it)
+    "postgres": (
+        5432,
+        "PostgreSQL with trust auth, e.g. `docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres`",
+    ),
+    "mysql": (
+        3306,
+        "MariaDB, root without password: `docker run -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb`",
+    ),
+    "redis": (6379, "Redis, e.g. `docker run -p 6379:6379 redis`"),
+    "nats": (4222, "NATS with JetStream, e.g. `docker run -p 4222:4222 nats -js`"),
+}
+
+
+def require_service(name: str) -> None:
+    """Skip (or, with REFINERY_REQUIRE_SERVICES=1, fail) unless the named service listens on 127.0.0.1."""
+    import socket
+
+    port, how = SERVICES[name]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError as exc:
+        message = f"{name} is not reachable on 127.0.0.1:{port} ({exc}); start {how}"
+        if os.environ.get("REFINERY_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + " — REFINERY_REQUIRE_SERVICES=1 makes this a failure")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_service() -> None:
+    require_service("postgres")
+
+
+@pytest.fixture
+def mysql_service() -> None:
+    require_service("mysql")
+
+
+@pytest.fixture
+def redis_service() -> None:
+    require_service("redis")
+
+
+@pytest.fixture
+def nats_service() -> None:
+    require_service("nats")
