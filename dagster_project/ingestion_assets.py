@@ -87,6 +87,8 @@ def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsD
         unattributed = result.streams.get("_unknown", StreamCounts()).quarantined
         for index, stream in enumerate(streams):
             counts = result.streams.get(stream, StreamCounts())
+            seconds = max(result.duration_seconds, 1e-6)
+            changes = [c for c in result.schema_changes.get(stream, []) if c[0] != "discovered"]
             metadata = {
                 "sync_id": result.sync_id,
                 "records_read": counts.read,
@@ -94,8 +96,16 @@ def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsD
                 "records_quarantined": counts.quarantined,
                 "bytes_read": counts.bytes,
                 "duration_seconds": round(result.duration_seconds, 3),
+                "records_per_second": round(counts.read / seconds, 1),
+                "megabytes_per_second": round(counts.bytes / 1e6 / seconds, 3),
                 "table": f"raw.{table_name(name, stream)}",
             }
+            if changes:
+                metadata["schema_changes"] = dg.MetadataValue.md(
+                    "\n".join(
+                        f"- {change} `{column}`: {old or ''} → {new or ''}" for change, column, old, new in changes
+                    )
+                )
             if index == 0 and unattributed:
                 metadata["quarantined_without_stream"] = unattributed
             yield dg.MaterializeResult(asset_key=raw_asset_key(name, stream), metadata=metadata)

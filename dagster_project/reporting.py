@@ -55,6 +55,7 @@ def _table(rows: list[list[Any]], header: list[str], out: Out, indent: str = "  
 
 
 def print_syncs(con: duckdb.DuckDBPyConnection, out: Out, since: datetime | None = None) -> None:
+    """Per source: records read/landed/quarantined, bytes, duration and rate of its latest sync (or this run's)."""
     if not _exists(con, "raw", "_refinery_sync_log"):
         out("  (no syncs yet)")
         return
@@ -64,16 +65,70 @@ def print_syncs(con: duckdb.DuckDBPyConnection, out: Out, since: datetime | None
         else ("where sync_id in (select arg_max(sync_id, started_at) from raw._refinery_sync_log group by source_name)")
     )
     rows = con.execute(
-        f"""select source_name, sum(records_landed), sum(records_quarantined), string_agg(distinct status, ','),
-                   max(ended_at), any_value(error) filter (where error is not null)
+        f"""select source_name, sum(records_read), sum(records_landed), sum(records_quarantined), sum(bytes_read),
+                   max(epoch(ended_at) - epoch(started_at)), string_agg(distinct status, ','), max(ended_at),
+                   any_value(error) filter (where error is not null)
             from raw._refinery_sync_log {where} group by source_name order by source_name""",
         [since] if since else [],
     ).fetchall()
-    body = [[r[0], f"{r[1]:,}", f"{r[2]:,}", r[3], r[4].strftime("%Y-%m-%d %H:%M:%S") if r[4] else "-"] for r in rows]
-    _table(body, ["source", "landed", "quarantined", "status", "ended (UTC)"], out)
+    body = [
+        [
+            r[0],
+            f"{r[1]:,}",
+            f"{r[2]:,}",
+            f"{r[3]:,}",
+            _megabytes(r[4]),
+            f"{r[5]:.1f}" if r[5] is not None else "-",
+            f"{r[1] / r[5]:,.0f}" if r[5] else "-",
+            r[6],
+            r[7].strftime("%Y-%m-%d %H:%M:%S") if r[7] else "-",
+        ]
+        for r in rows
+    ]
+    header = ["source", "read", "landed", "quarantined", "MB", "seconds", "records/s", "status", "ended (UTC)"]
+    _table(body, header, out)
     for r in rows:
-        if r[5]:
-            out(f"  ! {r[0]}: {r[5]}")
+        if r[8]:
+            out(f"  ! {r[0]}: {r[8]}")
+
+
+def _megabytes(nbytes: int | None) -> str:
+    return "-" if nbytes is None else f"{nbytes / 1e6:,.2f}"
+
+
+SCHEMA_CHANGES_SHOWN = 10
+
+
+def print_schema_changes(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    """The latest added, removed and retyped columns (discovery of a new stream is summarized)."""
+    if not _exists(con, "raw", "_refinery_schema_history"):
+        out("  (no source reports a schema)")
+        return
+    streams, columns = con.execute(
+        "select count(distinct (source_name, stream_name)), count(*) from raw._refinery_schema_history "
+        "where change = 'discovered'"
+    ).fetchone()
+    changes = con.execute(
+        f"""select changed_at, source_name, stream_name, change, column_name, old_type, new_type,
+                   count(*) over () as total
+            from raw._refinery_schema_history where change <> 'discovered'
+            order by changed_at desc, source_name, stream_name, change, column_name
+            limit {SCHEMA_CHANGES_SHOWN}"""
+    ).fetchall()
+    out(f"  {streams:,} streams discovered with {columns:,} columns; {changes[0][7] if changes else 0:,} changes since")
+    body = [
+        [
+            f"{c[1]}.{c[2]}",
+            c[4],
+            c[3],
+            c[5] or "",
+            c[6] or "",
+            c[0].strftime("%Y-%m-%d %H:%M:%S"),
+        ]
+        for c in changes
+    ]
+    if body:
+        _table(body, ["stream", "column", "change", "old type", "new type", "at (UTC)"], out)
 
 
 def print_funnel(con: duckdb.DuckDBPyConnection, out: Out) -> None:
@@ -164,6 +219,8 @@ def print_status(config: Config, out: Out = print, since: datetime | None = None
     try:
         out("\nSyncs" + (" (this run)" if since else " (latest per source)") + ":")
         print_syncs(con, out, since)
+        out("\nSchema changes:")
+        print_schema_changes(con, out)
         out("\nFunnel (records per source and outcome):")
         print_funnel(con, out)
         out("\nLabels:")

@@ -118,6 +118,8 @@ class SyncResult:
     started_at: datetime
     ended_at: datetime
     streams: dict[str, StreamCounts] = field(default_factory=dict)
+    # stream → (change, column, old type, new type) recorded in raw._refinery_schema_history by this sync
+    schema_changes: dict[str, list[tuple[str, str, str | None, str | None]]] = field(default_factory=dict)
 
     @property
     def duration_seconds(self) -> float:
@@ -208,7 +210,8 @@ class DuckDBDestination:
         try:
             _ensure_bookkeeping(con)
             self._close_interrupted(con)
-            generations = self._prepare_streams(con, specs, sync_id, started)
+            schema_changes: dict[str, list[tuple[str, str, str | None, str | None]]] = {}
+            generations = self._prepare_streams(con, specs, sync_id, started, schema_changes)
             empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
             con.begin()
             last_report = time.monotonic()
@@ -266,8 +269,10 @@ class DuckDBDestination:
                 self._finish_log(con, sync_id, committed, "failed", error)
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
-                return SyncResult(sync_id, self.source_name, "failed", error, started, _now(), committed)
-            return SyncResult(sync_id, self.source_name, "succeeded", None, started, _now(), committed)
+                return SyncResult(
+                    sync_id, self.source_name, "failed", error, started, _now(), committed, schema_changes
+                )
+            return SyncResult(sync_id, self.source_name, "succeeded", None, started, _now(), committed, schema_changes)
         finally:
             con.close()
 
@@ -282,7 +287,12 @@ class DuckDBDestination:
         )
 
     def _prepare_streams(
-        self, con: duckdb.DuckDBPyConnection, specs: dict[str, StreamSpec], sync_id: str, started: datetime
+        self,
+        con: duckdb.DuckDBPyConnection,
+        specs: dict[str, StreamSpec],
+        sync_id: str,
+        started: datetime,
+        schema_changes: dict[str, list[tuple[str, str, str | None, str | None]]],
     ) -> dict[str, int]:
         generations: dict[str, int] = {}
         for spec in specs.values():
@@ -314,10 +324,14 @@ class DuckDBDestination:
             )
             self._start_log(con, sync_id, spec.name, started)
             if spec.json_schema is not None:
-                self._record_schema(con, spec, sync_id, started)
+                changes = self._record_schema(con, spec, sync_id, started)
+                if changes:
+                    schema_changes[spec.name] = changes
         return generations
 
-    def _record_schema(self, con: duckdb.DuckDBPyConnection, spec: StreamSpec, sync_id: str, now: datetime) -> None:
+    def _record_schema(
+        self, con: duckdb.DuckDBPyConnection, spec: StreamSpec, sync_id: str, now: datetime
+    ) -> list[tuple[str, str, str | None, str | None]]:
         """Compare the stream's schema with the last one seen; record what changed (one transaction)."""
         new = column_types(spec.json_schema)
         row = con.execute(
@@ -326,7 +340,7 @@ class DuckDBDestination:
         ).fetchone()
         old = column_types(orjson.loads(row[0])) if row else None
         if old == new and row is not None:
-            return
+            return []
         changes = schema_changes(old, new)
         con.begin()
         con.executemany(
@@ -341,6 +355,7 @@ class DuckDBDestination:
             [self.source_name, spec.name, orjson.dumps(spec.json_schema).decode(), sync_id, now],
         )
         con.commit()
+        return changes
 
     def _start_log(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, started: datetime) -> None:
         con.execute(

@@ -30,6 +30,9 @@ def sync_source(
         streams = source.streams()  # a connector installs, validates its config and checks here
         messages = destination.saved_state()
         saved = SavedState(messages=messages, streams=stream_states_of(messages))
+        size_hint = getattr(source, "size_hint", None)
+        if size_hint is not None and hasattr(on_progress, "set_total"):
+            on_progress.set_total(size_hint(saved))  # a source that knows how much it will read gets a bar
 
         def on_log(message: Log) -> None:
             if message.level in {"ERROR", "FATAL"}:

@@ -67,6 +67,20 @@ def read_changed_files(
         yield stream_state_message(stream, {"files": dict(seen)})
 
 
+def changed_bytes(files: list[Path], root: Path, stream_state: Any) -> int:
+    """How many bytes `read_changed_files` is about to read (for a progress bar)."""
+    saved = saved_fingerprints(stream_state)
+    total = 0
+    for path in files:
+        try:
+            fingerprint = file_fingerprint(path)
+        except OSError:
+            continue
+        if saved.get(relative_key(path, root)) != fingerprint:
+            total += fingerprint["size"]
+    return total
+
+
 def relative_key(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()

@@ -26,6 +26,7 @@ name (`users`, `my_sheet`), and two streams that map to the same table are a Con
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import os
 import re
@@ -77,8 +78,16 @@ class AirbyteConnectorSource:
         marker = self.venv / INSTALLED_MARKER
         if marker.exists() and marker.read_text() == self.requirement and self.executable.exists():
             return
-        self.say(f"installing {self.requirement} into {self.venv} (first use; source-faker took 31–39 s here)")
         self.venv.parent.mkdir(parents=True, exist_ok=True)
+        # one installer per venv: a second process (a sensor run, `refinery ui`, a parallel test) waits
+        with open(self.venv.parent / f".{self.venv.name}.install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if marker.exists() and marker.read_text() == self.requirement and self.executable.exists():
+                return
+            self._install(marker)
+
+    def _install(self, marker: Path) -> None:
+        self.say(f"installing {self.requirement} into {self.venv} (first use; source-faker took 31–39 s here)")
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(self.venv)],
             [

@@ -33,7 +33,7 @@ from ingestion.config import SourceConfig
 from ingestion.destination import StreamSpec
 from ingestion.protocol import Message, Quarantined, Record
 from ingestion.sources import SavedState
-from ingestion.sources._fileset import glob_root, matching_files, read_changed_files
+from ingestion.sources._fileset import changed_bytes, glob_root, matching_files, read_changed_files
 
 EXTENSION_FORMATS = {
     ".jsonl": "jsonl",
@@ -64,6 +64,10 @@ class FilesSource:
         ]
 
     planned_streams = streams  # declaring them reads nothing
+
+    def size_hint(self, saved: SavedState) -> int:
+        """Bytes of the new and changed files (the progress bar's total)."""
+        return changed_bytes(matching_files(self.pattern), glob_root(self.pattern), saved.streams.get(self.stream))
 
     def read(self, saved: SavedState) -> Iterator[Message]:
         yield from read_changed_files(

@@ -1,0 +1,118 @@
+"""What a user sees of a sync: the progress line, `refinery status`, Dagster materialization metadata."""
+
+import json
+
+import pytest
+
+from dagster_project import progress
+from dagster_project.reporting import print_schema_changes, print_syncs
+from ingestion.config import load_config
+from ingestion.destination import DuckDBDestination, StreamSpec
+from ingestion.protocol import Record
+from ingestion.sync import sync_source
+from ingestion.warehouse import connect
+
+pytestmark = pytest.mark.unit
+
+
+def test_progress_line_has_a_bar_share_rate_and_eta_when_the_total_is_known():
+    line = progress.format_progress("tickets", 5_000, 2_000_000, 2.0, total_bytes=8_000_000, width=8)
+    assert line == "    tickets  [##------]  25%  5,000 records  2,500/s  1.0 MB/s  ETA 0:06"
+
+
+def test_progress_line_without_a_total_counts_and_shows_elapsed_time():
+    line = progress.format_progress("stream", 12_345, 3_000_000, 61.0)
+    assert line == "    stream  12,345 records  202/s  0.0 MB/s  1:01 elapsed"
+
+
+def test_files_source_tells_the_progress_bar_how_many_bytes_it_will_read(tmp_path, write_config):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text("".join(json.dumps({"id": i}) + "\n" for i in range(100)))
+    (data / "b.jsonl").write_text('{"id": 1000}\n')
+    config = load_config(write_config("sources:\n  t: {kind: files, path: data/*.jsonl, primary_key: id}\n"))
+
+    class Recorder:
+        totals: list[int | None] = []  # noqa: RUF012 - one instance per test
+
+        def set_total(self, total):
+            self.totals.append(total)
+
+        def __call__(self, source, counts):
+            pass
+
+    recorder = Recorder()
+    sync_source(config, "t", on_progress=recorder, say=lambda _: None)
+    (data / "b.jsonl").write_text('{"id": 1000}\n{"id": 1001}\n')  # only b changed
+    sync_source(config, "t", on_progress=recorder, say=lambda _: None)
+    assert recorder.totals == [
+        (data / "a.jsonl").stat().st_size + len('{"id": 1000}\n'),
+        len('{"id": 1000}\n{"id": 1001}\n'),
+    ]
+
+
+def test_status_shows_counts_bytes_duration_rate_and_schema_changes(tmp_path):
+    db = tmp_path / "refinery.duckdb"
+    destination = DuckDBDestination(db, "shop", "postgres")
+
+    def spec(properties):
+        return StreamSpec("orders", primary_key="id", json_schema={"properties": properties})
+
+    destination.run([spec({"id": {"x-sql-type": "INTEGER"}})], [Record("orders", {"id": i}, 1) for i in range(40)])
+    result = destination.run(
+        [spec({"id": {"x-sql-type": "BIGINT"}, "note": {"x-sql-type": "VARCHAR"}})],
+        [Record("orders", {"id": 1}, 1), Record("orders", {"id": None}, 1)],
+    )
+    assert result.schema_changes == {
+        "orders": [("added", "note", None, "VARCHAR"), ("retyped", "id", "INTEGER", "BIGINT")]
+    }
+    lines: list[str] = []
+    with connect(db, read_only=True) as con:
+        print_syncs(con, lines.append)
+        print_schema_changes(con, lines.append)
+    header = lines[0].split()
+    assert header == [
+        "source",
+        "read",
+        "landed",
+        "quarantined",
+        "MB",
+        "seconds",
+        "records/s",
+        "status",
+        "ended",
+        "(UTC)",
+    ]
+    row = lines[2].split()
+    assert row[:5] == ["shop", "2", "1", "1", f"{result.total('bytes') / 1e6:,.2f}"]
+    assert row[7] == "succeeded"
+    assert float(row[5]) == pytest.approx(result.duration_seconds, abs=0.06)
+    assert lines[3] == "  1 streams discovered with 1 columns; 2 changes since"
+    changes = [line.split() for line in lines[6:]]
+    assert [c[:-2] for c in changes] == [  # without the date and time
+        ["shop.orders", "note", "added", "VARCHAR"],
+        ["shop.orders", "id", "retyped", "INTEGER", "BIGINT"],
+    ]
+
+
+def test_every_counter_of_a_sync_is_kept_as_materialization_metadata(tmp_path, write_config):
+    import dagster as dg
+
+    from dagster_project.ingestion_assets import build_ingestion_assets
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"id": 1}\n{"id": 2}\n{"nope": 3}\n')
+    config = load_config(write_config("sources:\n  t: {kind: files, path: data/*.jsonl, primary_key: id}\n"))
+    (asset,) = build_ingestion_assets(config)
+    result = dg.materialize([asset], instance=dg.DagsterInstance.ephemeral())
+    (event,) = result.asset_materializations_for_node("ingest_t")
+    meta = {k: v.value for k, v in event.metadata.items()}
+    assert (meta["records_read"], meta["records_landed"], meta["records_quarantined"]) == (3, 2, 1)
+    with connect(config.database_path, read_only=True) as con:
+        logged = con.execute("select bytes_read, sync_id from raw._refinery_sync_log").fetchall()
+    assert [(meta["bytes_read"], meta["sync_id"])] == logged
+    assert meta["bytes_read"] > len('{"id": 1}{"id": 2}{"nope": 3}')
+    assert meta["duration_seconds"] > 0
+    assert meta["records_per_second"] == pytest.approx(3 / meta["duration_seconds"], rel=0.01)
+    assert meta["table"] == "raw.t__records"
