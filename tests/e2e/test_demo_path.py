@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -164,8 +165,10 @@ def test_runs_are_recorded_in_the_dagster_instance(second_run, home):
 
 def test_status_reports_syncs_funnel_labels_checks_and_releases(second_run, env):
     out = cli(["status"], env).stdout
-    for section in ("Syncs (latest per source)", "Funnel", "Labels:", "Checks:", "Releases:"):
+    for section in ("Syncs (latest per source)", "Schema changes:", "Funnel", "Labels:", "Checks:", "Releases:"):
         assert section in out
+    # the packaged connector reports its catalog: its streams' columns are recorded, no change between runs
+    assert re.search(r"\n  [1-9]\d* streams discovered with [1-9][\d,]* columns; 0 changes since\n", out), out
     assert "passed" in out and "v1" in out
 
 
