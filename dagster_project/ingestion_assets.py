@@ -40,6 +40,18 @@ BOOKKEEPING = {
 }
 
 
+# refinery.yml kind → the Dagster "kind" tag shown (with its icon) on the asset
+KIND_TAGS = {
+    "airbyte": "airbyte",
+    "declarative": "airbyte",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "sqlite": "sqlite",
+    "redis_stream": "redis",
+    "nats_jetstream": "nats",
+}
+
+
 def build_ingestion_assets(config: Config) -> list[dg.AssetsDefinition]:
     return [_source_asset(config, name, source) for name, source in config.sources.items()]
 
@@ -58,7 +70,7 @@ def _source_asset(config: Config, name: str, source: SourceConfig) -> dg.AssetsD
         dg.AssetSpec(
             key=raw_asset_key(name, stream),
             group_name="ingestion",
-            kinds={"duckdb", "airbyte" if source.kind == "airbyte" else "python"},
+            kinds={"duckdb", KIND_TAGS.get(source.kind, "python")},
             description=f"Raw stream '{stream}' of source '{name}' (kind {source.kind}), Airbyte raw layout.",
             metadata={"table": f"raw.{table_name(name, stream)}", "source_kind": source.kind},
             tags={"refinery/source": name},
