@@ -248,10 +248,10 @@ def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:
 
 
 def _check_documents(config_path: Path, where: str, options: dict) -> None:
-    if options.get("html_extractor", "trafilatura") not in ("trafilatura", "basic"):
+    if options.get("html_extractor", "basic") not in ("basic", "trafilatura"):
         raise ConfigError(
-            f"{config_path}: '{where}.html_extractor' is {options['html_extractor']!r}: use trafilatura "
-            "(the default, measured best) or basic (the standard-library stripper)"
+            f"{config_path}: '{where}.html_extractor' is {options['html_extractor']!r}: use basic (the default, "
+            "the standard-library stripper) or trafilatura (for scraped web pages)"
         )
     extensions = options.get("extensions")
     if extensions is None:
