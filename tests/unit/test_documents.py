@@ -13,7 +13,7 @@ import pytest
 
 from ingestion.config import ConfigError, load_config
 from ingestion.destination import DuckDBDestination
-from ingestion.protocol import Log, Record
+from ingestion.protocol import Log, Quarantined, Record
 from ingestion.sources import SavedState, build_source
 from ingestion.sources.documents import DOCX_MIME, detect_language, extract_document
 
@@ -328,3 +328,35 @@ def test_html_extractor_option_is_checked(write_config, tmp_path):
     (tmp_path / "docs").mkdir()
     with pytest.raises(ConfigError, match=r"'sources.d.html_extractor' is 'readability': use basic"):
         load_config(write_config("sources: {d: {kind: documents, path: docs, html_extractor: readability}}"))
+
+
+def test_bundled_sample_documents_all_land(tmp_path):
+    """`make demo` ingests seeds/sample/documents: every file, the PDF and the DOCX included, lands."""
+    import json
+
+    from tests.conftest import PROJECT_ROOT
+
+    sample = PROJECT_ROOT / "seeds" / "sample"
+    config_path = tmp_path / "refinery.yml"
+    config_path.write_text(f"sources: {{handbook: {{kind: documents, path: '{sample / 'documents'}'}}}}")
+    config = load_config(config_path)
+    items = list(build_source(config.sources["handbook"], config).read(SavedState()))
+    found = records(items)
+    listing = json.loads((sample / "EXPECTED.json").read_text())["documents"]["listing"]
+    assert sorted(found) == [entry["path"] for entry in listing]
+    assert [m.reason for m in items if isinstance(m, Quarantined)] == []
+    pdf, docx = found["specs/shared-mime-info-spec.pdf"], found["python-docs/tutorial/appetite.docx"]
+    assert (pdf["title"], pdf["page_count"], pdf["created_at"], pdf["language"]) == (
+        "Shared MIME-info Database",
+        2,
+        "2022-04-29T17:19:08+00:00",
+        "en",
+    )
+    assert pdf["text"].startswith("Shared MIME-info Database\nX Desktop Group")
+    assert (docx["title"], docx["author"], docx["language"], docx["page_count"]) == (
+        "Whetting Your Appetite",
+        "Python Software Foundation",
+        "en",
+        None,
+    )
+    assert "Python is just the language for you." in docx["text"]
