@@ -13,7 +13,9 @@ runs, one process, one core). Method, corpus and results: docs/document-extracti
 HTML extractors: `trafilatura` (what the documents source runs, `include_comments=False`),
 trafilatura with `favor_precision` / `favor_recall`, `basic` (the source's standard-library
 stripper) and `naive` (drop <script>/<style> and every tag, keep all other text — no
-boilerplate removal at all). PDF: pypdf `plain` and `layout` extraction modes. DOCX: a
+boilerplate removal at all). PDF: pypdf `plain` and `layout` extraction modes, and
+pdfminer.six and pypdfium2 when they are importable (they are not Refinery dependencies:
+`PYTHONPATH=<folder with them> .venv/bin/python bench/extraction_quality.py`). DOCX: a
 round trip — each Python-docs reference text written as a DOCX by python-docx (paragraphs,
 plus one table) and read back by the source's DOCX extractor.
 """
@@ -21,6 +23,7 @@ plus one table) and read back by the source's DOCX extractor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import io
 import json
@@ -32,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -234,6 +237,35 @@ def bench_html(repeat: int) -> dict[str, list[dict]]:
     return results
 
 
+def pdf_extractors() -> dict[str, Callable[[bytes], str]]:
+    """pypdf (what the source runs) in both modes, and pdfminer.six / pypdfium2 when they are installed."""
+    from pypdf import PdfReader
+
+    def pypdf_mode(mode: str) -> Callable[[bytes], str]:
+        return lambda raw: "\n".join(
+            page.extract_text(extraction_mode=mode) for page in PdfReader(io.BytesIO(raw)).pages
+        )
+
+    extractors = {"pypdf plain (Refinery)": pypdf_mode("plain"), "pypdf layout": pypdf_mode("layout")}
+    try:  # not Refinery dependencies: `pip install pdfminer.six pypdfium2` to compare
+        from pdfminer.high_level import extract_text
+
+        extractors["pdfminer.six (not installed by Refinery)"] = lambda raw: extract_text(io.BytesIO(raw))
+    except ImportError:
+        pass
+    try:
+        import pypdfium2
+
+        def pdfium(raw: bytes) -> str:
+            document = pypdfium2.PdfDocument(raw)
+            return "\n".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+
+        extractors["pypdfium2 (not installed by Refinery)"] = pdfium
+    except ImportError:
+        pass
+    return extractors
+
+
 def bench_pdf(repeat: int) -> list[dict]:
     from pypdf import PdfReader
 
@@ -241,19 +273,14 @@ def bench_pdf(repeat: int) -> list[dict]:
     for pdf in sorted((DATA / "debian-reference" / "pdf").glob("*.pdf")):
         reference = (DATA / "debian-reference" / "reference" / pdf.name.replace(".pdf", ".txt")).read_text("utf-8")
         raw = pdf.read_bytes()
-        for mode in ("plain", "layout"):
-
-            def run(mode: str = mode, raw: bytes = raw) -> list[str]:
-                reader = PdfReader(io.BytesIO(raw))
-                return ["\n".join(page.extract_text(extraction_mode=mode) for page in reader.pages)]
-
+        pages = len(PdfReader(io.BytesIO(raw)).pages)
+        for name, extractor in pdf_extractors().items():
             with captured_library_warnings():
-                outputs, seconds = timed(run, repeat)
+                outputs, seconds = timed(lambda ex=extractor, raw=raw: [ex(raw)], repeat)
             score = Score()
             score.add(outputs[0], reference)
             score.seconds = seconds
-            row = score.row(f"pypdf extraction_mode={mode}")
-            pages = len(PdfReader(io.BytesIO(raw)).pages)
+            row = score.row(name)
             row.update(document=pdf.name, pages=pages, pages_per_second=round(pages / seconds, 1))
             rows.append(row)
     return rows
@@ -294,7 +321,10 @@ def machine() -> dict:
         ),
         platform.processor(),
     )
-    libraries = {name: version(name) for name in ("trafilatura", "pypdf", "python-docx", "lxml")}
+    libraries = {}
+    for name in ("trafilatura", "pypdf", "python-docx", "lxml", "pdfminer.six", "pypdfium2"):
+        with contextlib.suppress(PackageNotFoundError):
+            libraries[name] = version(name)
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), **libraries}
 
 
