@@ -3,7 +3,7 @@
 Run once on a machine with the packages installed (the output is committed, so the
 benchmark itself needs neither the packages nor any network)::
 
-    apt-get install -y python3.11-doc debian-reference-en   # Debian 12 (bookworm)
+    apt-get install -y python3.11-doc python-requests-doc python-attr-doc debian-reference-en  # Debian 12
     .venv/bin/python bench/build_corpus.py
 
 What it writes (provenance and licences: bench/data/README.md):
@@ -11,6 +11,8 @@ What it writes (provenance and licences: bench/data/README.md):
 - `python-docs/html/<page>.html` and `python-docs/reference/<page>.rst.txt`: a fixed
   sample of Sphinx pages of the Python 3.11 documentation with the reST source Sphinx
   built each from (`_sources/<page>.rst.txt`), byte-identical copies.
+- `requests-docs/` and `attrs-docs/`: the same for hand-picked prose pages of the
+  requests (alabaster theme) and attrs (sphinx_rtd_theme, MyST Markdown sources) docs.
 - `debian-reference/html/chNN.en.html` and `debian-reference/reference/chNN.en.txt`: four
   chapters of the Debian Reference (DocBook XSL pages with navigation header and footer)
   and, as reference, the same chapter cut out of the book's plain-text edition.
@@ -28,11 +30,50 @@ import sys
 from pathlib import Path
 
 PYTHON_HTML = Path("/usr/share/doc/python3.11/html")
+# Two more Sphinx sites with other themes: requests (alabaster: a sidebar with the project's
+# blurb, links and a donation note) and attrs (sphinx_rtd_theme: a side menu, breadcrumbs,
+# footer buttons; its pages are MyST Markdown). Chosen by hand: pages whose source is prose,
+# not only autodoc directives or `include`s of other files.
+OTHER_SITES = {
+    "requests-docs": (
+        Path("/usr/share/doc/python-requests-doc/html"),
+        [
+            "community/faq",
+            "community/out-there",
+            "community/recommended",
+            "community/release-process",
+            "community/support",
+            "community/vulnerabilities",
+            "dev/contributing",
+            "user/advanced",
+            "user/authentication",
+            "user/install",
+            "user/quickstart",
+        ],
+    ),
+    "attrs-docs": (
+        Path("/usr/share/doc/python-attr-doc/html"),
+        [
+            "comparison",
+            "examples",
+            "extending",
+            "glossary",
+            "hashing",
+            "how-does-it-work",
+            "init",
+            "names",
+            "overview",
+            "types",
+            "why",
+        ],
+    ),
+}
 DEBIAN_REFERENCE = Path("/usr/share/debian-reference")
 OUT = Path(__file__).resolve().parent / "data"
 PYTHON_EVERY = 6  # every 6th candidate page: ~45 pages across every part of the docs
 PYTHON_MIN_BYTES, PYTHON_MAX_BYTES = 8_000, 60_000  # keeps the corpus small and skips stub pages
 SKIP_PAGES = re.compile(r"(^|/)(index|modules|contents|genindex|py-modindex|search)\.html$|^_|_setuptools_disclaimer")
+PACKAGES = "python3.11-doc python-requests-doc python-attr-doc debian-reference-en"
 HTML_CHAPTERS = (3, 4, 5, 8)  # 47–91 KB each; chapters 1, 2, 9–12 are 120–390 KB
 PDF_CHAPTERS = (3, 4)
 
@@ -57,6 +98,20 @@ def python_docs() -> list[str]:
             shutil.copyfile(origin, target)
         chosen.append(page)
     return chosen
+
+
+def other_sites() -> None:
+    for site, (root, pages) in OTHER_SITES.items():
+        for page in pages:
+            source = next((root / "_sources").glob(f"{page}.*.txt"))
+            targets = {
+                root / f"{page}.html": OUT / site / "html" / f"{page}.html",
+                source: OUT / site / "reference" / Path(page).parent / source.name,
+            }
+            for origin, target in targets.items():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(origin, target)
+        print(f"{site}: {len(pages)} pages")
 
 
 def book_chapters() -> dict[int, str]:
@@ -92,14 +147,15 @@ def debian_reference() -> None:
 
 
 def main() -> int:
-    for needed in (PYTHON_HTML, DEBIAN_REFERENCE):
+    for needed in (PYTHON_HTML, DEBIAN_REFERENCE, *(root for root, _ in OTHER_SITES.values())):
         if not needed.is_dir():
-            print(f"{needed} is missing: apt-get install -y python3.11-doc debian-reference-en", file=sys.stderr)
+            print(f"{needed} is missing: apt-get install -y {PACKAGES}", file=sys.stderr)
             return 1
-    for folder in ("python-docs", "debian-reference"):
+    for folder in ("python-docs", "debian-reference", *OTHER_SITES):
         shutil.rmtree(OUT / folder, ignore_errors=True)
     pages = python_docs()
     print(f"python-docs: {len(pages)} pages")
+    other_sites()
     debian_reference()
     return 0
 

@@ -160,6 +160,29 @@ def rest_to_text(source: str) -> str:
     return text
 
 
+MYST_ROLE = re.compile(r"\{[\w:+.-]+\}`([^`]*)`")
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def myst_to_text(source: str) -> str:
+    """The words a reader sees in a page built from MyST Markdown (same approximation as `rest_to_text`)."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if re.fullmatch(r"\(.+\)=", stripped) or stripped.startswith(("<!--", ":::")):
+            continue  # link targets, comments, colon fences
+        fence = re.fullmatch(r"`{3,}\s*(\{[\w:-]+\})?\s*(.*)", stripped)
+        if fence:
+            lines.append(fence.group(2) if fence.group(1) else "")  # a directive's argument is shown, the fence not
+            continue
+        if re.fullmatch(r":[\w-]+:(\s.*)?", stripped):
+            continue  # directive options
+        lines.append(line)
+    text = "\n".join(lines)
+    text = MARKDOWN_LINK.sub(r"\1", text)
+    return MYST_ROLE.sub(_role_text, text)
+
+
 def _role_text(match: re.Match) -> str:
     content = match.group(1)
     if content.endswith(">") and "<" in content:
@@ -198,18 +221,32 @@ HTML_EXTRACTORS: dict[str, Callable[[str], str]] = {
 
 
 # -- corpora -------------------------------------------------------------------------------------
+SPHINX_SITES = {
+    "python-docs": "python-docs (Sphinx, python_docs_theme)",
+    "requests-docs": "requests-docs (Sphinx, alabaster)",
+    "attrs-docs": "attrs-docs (Sphinx, sphinx_rtd_theme, MyST)",
+}
+
+
+def sphinx_site(folder: str) -> list[tuple[str, str, str]]:
+    pages = []
+    for page in sorted((DATA / folder / "html").rglob("*.html")):
+        relative = page.relative_to(DATA / folder / "html").as_posix().removesuffix(".html")
+        source = next((DATA / folder / "reference").glob(f"{relative}.*.txt"))
+        convert = myst_to_text if source.name.endswith(".md.txt") else rest_to_text
+        pages.append((relative, page.read_text(encoding="utf-8"), convert(source.read_text(encoding="utf-8"))))
+    return pages
+
+
 def html_corpora() -> dict[str, list[tuple[str, str, str]]]:
     """corpus name → [(name, html, reference text)]."""
-    python = []
-    for page in sorted((DATA / "python-docs" / "html").rglob("*.html")):
-        relative = page.relative_to(DATA / "python-docs" / "html").as_posix()
-        source = DATA / "python-docs" / "reference" / (relative.removesuffix(".html") + ".rst.txt")
-        python.append((relative, page.read_text(encoding="utf-8"), rest_to_text(source.read_text(encoding="utf-8"))))
+    corpora = {title: sphinx_site(folder) for folder, title in SPHINX_SITES.items()}
     debian = []
     for page in sorted((DATA / "debian-reference" / "html").glob("*.html")):
         reference = DATA / "debian-reference" / "reference" / page.name.replace(".html", ".txt")
         debian.append((page.name, page.read_text(encoding="utf-8"), reference.read_text(encoding="utf-8")))
-    return {"python-docs (Sphinx)": python, "debian-reference (DocBook XSL)": debian}
+    corpora["debian-reference (DocBook XSL)"] = debian
+    return corpora
 
 
 def timed(run: Callable[[], list[str]], repeat: int) -> tuple[list[str], float]:
@@ -290,7 +327,7 @@ def bench_docx(repeat: int) -> list[dict]:
     """Round trip: reference texts written as DOCX by python-docx, read back by the source."""
     import docx
 
-    texts = [text for _, _, text in html_corpora()["python-docs (Sphinx)"]]
+    texts = [text for _, _, text in sphinx_site("python-docs")]
     files = []
     for text in texts:
         document = docx.Document()
