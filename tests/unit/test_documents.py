@@ -360,3 +360,12 @@ def test_bundled_sample_documents_all_land(tmp_path):
         None,
     )
     assert "Python is just the language for you." in docx["text"]
+
+
+def test_a_section_named_like_boilerplate_is_content():
+    from ingestion.sources.documents import extract_html
+
+    page = """<body><div id="cookies">We use cookies.</div><div class="cookie-banner">Accept all</div>
+        <section id="cookies"><h2>Cookies</h2><p>Send cookies with a request.</p></section>
+        <div class="section" id="footer"><h2>Footer</h2><p>The footer element of a page.</p></div></body>"""
+    assert extract_html(page) == (None, "Cookies\nSend cookies with a request.\nFooter\nThe footer element of a page.")
