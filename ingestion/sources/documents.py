@@ -438,7 +438,12 @@ def extract_docx(raw: bytes) -> Extracted:
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 for row in block.rows:
-                    cells = _unique([cell.text.strip() for cell in row.cells])  # merged cells repeat
+                    seen: set[int] = set()
+                    cells = []
+                    for cell in row.cells:  # a merged cell comes back once per grid column it spans
+                        if id(cell._tc) not in seen:
+                            seen.add(id(cell._tc))
+                            cells.append(cell.text.strip())
                     lines.append("\t".join(cell for cell in cells if cell))
             else:
                 lines.append(block.text)

@@ -369,3 +369,18 @@ def test_a_section_named_like_boilerplate_is_content():
         <section id="cookies"><h2>Cookies</h2><p>Send cookies with a request.</p></section>
         <div class="section" id="footer"><h2>Footer</h2><p>The footer element of a page.</p></div></body>"""
     assert extract_html(page) == (None, "Cookies\nSend cookies with a request.\nFooter\nThe footer element of a page.")
+
+
+def test_docx_table_keeps_equal_cells_and_reads_a_merged_cell_once():
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    for column, value in enumerate(["0", "0", "1"]):
+        table.cell(0, column).text = value
+    merged = table.cell(1, 0).merge(table.cell(1, 1))
+    merged.text = "spans two columns"
+    table.cell(1, 2).text = "last"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert extract_document(buffer.getvalue(), DOCX_MIME).text == "0\t0\t1\nspans two columns\tlast"
