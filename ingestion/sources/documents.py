@@ -447,20 +447,25 @@ def extract_docx(raw: bytes) -> Extracted:
                     lines.append("\t".join(cell for cell in cells if cell))
             else:
                 lines.append(block.text)
-        properties = document.core_properties
-        title, author, language = properties.title, properties.author, properties.language
-        created, modified = properties.created, properties.modified
     except Exception as exc:  # python-docx raises zipfile, KeyError, lxml and its own errors alike
         raise DocumentRejected(f"corrupt DOCX: {type(exc).__name__}: {exc}") from exc
+    notes: list[str] = []
+    properties: dict[str, Any] = {}
+    for name in ("title", "author", "language", "created", "modified"):
+        try:
+            properties[name] = getattr(document.core_properties, name)
+        except Exception as exc:  # a damaged docProps/core.xml loses that property, not the text
+            notes.append(f"docx: unreadable core property {name}: {type(exc).__name__}: {exc}")
     text = "\n".join(line for line in (line.strip() for line in lines) if line)
     return Extracted(
         text=text,
         extractor="python-docx",
-        title=_clean(title) or _first_line(text),
-        author=_clean(author),
-        language=_language_code(language),
-        created_at=created,
-        modified_at=modified,
+        title=_clean(properties.get("title")) or _first_line(text),
+        author=_clean(properties.get("author")),
+        language=_language_code(properties.get("language")),
+        created_at=properties.get("created"),
+        modified_at=properties.get("modified"),
+        warnings=notes,
     )
 
 

@@ -384,3 +384,19 @@ def test_docx_table_keeps_equal_cells_and_reads_a_merged_cell_once():
     buffer = io.BytesIO()
     document.save(buffer)
     assert extract_document(buffer.getvalue(), DOCX_MIME).text == "0\t0\t1\nspans two columns\tlast"
+
+
+def test_docx_with_a_bad_date_lands_with_the_file_time(tmp_path, write_config):
+    import re
+
+    original = zipfile.ZipFile(io.BytesIO(word_document(["Dated", ENGLISH])))
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(damaged, "w") as archive:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:created[^>]*>)[^<]*", rb"\1not a date", data)
+            archive.writestr(item, data)
+    record = records(read_all(tmp_path, write_config, {"dated.docx": damaged.getvalue()}))["dated.docx"]
+    assert (record["created_at_from"], record["modified_at_from"]) == ("file", "document")
+    assert record["text"] == f"Dated\n{ENGLISH}\nRoom\tCapacity\nHall A\t120\nAfter the table."
