@@ -38,7 +38,7 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
         {"path"},
         {"primary_key", "text_field", "group_field", "cursor_field", "format", "stream"},
     ),
-    "documents": ({"path"}, {"extensions", "group_field"}),
+    "documents": ({"path"}, {"extensions", "group_field", "html_extractor"}),
     "airbyte": (
         {"connector"},
         {"config", "config_from_env", "streams", "executable", "full_refresh"},
@@ -237,7 +237,7 @@ def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:
         if not resolved.is_dir():
             raise ConfigError(
                 f"{config_path}: '{where}.path' = {value!r} is not a folder "
-                f"(resolved to {resolved}); point it at a folder of .txt/.md/.html files"
+                f"(resolved to {resolved}); point it at a folder of .pdf/.docx/.html/.md/.txt files"
             )
         return
     if not glob.glob(source.resolve_glob(value), recursive=True):
@@ -248,6 +248,11 @@ def _check_path(config_path: Path, where: str, source: SourceConfig) -> None:
 
 
 def _check_documents(config_path: Path, where: str, options: dict) -> None:
+    if options.get("html_extractor", "basic") not in ("basic", "trafilatura"):
+        raise ConfigError(
+            f"{config_path}: '{where}.html_extractor' is {options['html_extractor']!r}: use basic (the default, "
+            "the standard-library stripper) or trafilatura (for scraped web pages)"
+        )
     extensions = options.get("extensions")
     if extensions is None:
         return

@@ -1488,6 +1488,9 @@ def annotation_counts(tasks: list[dict], tickets: list[Ticket]) -> dict:
     }
 
 
+DOCUMENT_EXTENSIONS = (".html", ".md", ".txt", ".pdf", ".docx")
+
+
 def document_counts(files: dict[str, bytes]) -> dict:
     root = SAMPLE_DIR / "documents"
     contents: dict[str, bytes] = {}
@@ -1504,7 +1507,7 @@ def document_counts(files: dict[str, bytes]) -> dict:
         suffix = Path(name).suffix
         entry = {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         listing.append(entry)
-        if suffix == ".html":
+        if suffix in {".html", ".pdf", ".docx"}:  # their text is what an extractor makes of them
             continue
         norm = normalize(data.decode("utf-8-sig"))
         if len(norm) < SHORT_CHARS:
@@ -1571,9 +1574,8 @@ def counts_table(exp: dict) -> str:
         ),
         ("annotations: true topic of tasks", ", ".join(f"{k} {v}" for k, v in a["true_topic_of_tasks"].items())),
         (
-            "documents: files (.html / .md / .txt)",
-            f"{d['files']} ({d['by_extension'].get('.html', 0)} / {d['by_extension'].get('.md', 0)} / "
-            f"{d['by_extension'].get('.txt', 0)})",
+            "documents: files (.html / .md / .txt / .pdf / .docx)",
+            f"{d['files']} ({' / '.join(str(d['by_extension'].get(e, 0)) for e in DOCUMENT_EXTENSIONS)})",
         ),
         ("documents: too short", len(d["too_short"])),
         ("documents: duplicates after normalization", len(d["normalized_duplicates"])),
