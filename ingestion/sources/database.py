@@ -67,6 +67,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ingestion.config import Config, ConfigError, SourceConfig, table_stream_name
 from ingestion.destination import StreamSpec
 from ingestion.protocol import Message, Quarantined, Record, record_bytes, stream_state_message
@@ -83,7 +85,7 @@ TABLE_KEYS = {"name", "cursor_field", "primary_key", "full_refresh"}
 READERS = ("auto", "driver", "duckdb")
 # What `reader: auto` uses, per kind: the faster reader measured by bench/db_readers.py
 # (numbers and method in docs/benchmarks/database-readers.md). Re-measure before changing.
-AUTO_READER = {"postgres": "driver", "mysql": "driver", "sqlite": "driver"}
+AUTO_READER = {"postgres": "driver", "mysql": "duckdb", "sqlite": "driver"}
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 DEFAULT_USERS = {"postgres": "postgres", "mysql": "root"}
 DEFAULT_CHECKPOINT_EVERY = 10_000
@@ -701,6 +703,9 @@ class _DuckDBReader(_Reader):
         try:
             load_extension(con, DUCKDB_EXTENSIONS[self.kind], self.source.extension_dir)
             con.execute("set TimeZone = 'UTC'")
+            if self.kind == "mysql":
+                # tinyint(1) stays a number, as the driver reads it: both readers land the same JSON
+                con.execute("set mysql_tinyint1_as_boolean = false")
             options = self.source.source
             if self.kind == "sqlite":
                 path = options.resolve_path(options.option("path")).resolve()
@@ -742,19 +747,33 @@ class _DuckDBReader(_Reader):
         else:
             relation = f"src.{quote_identifier(table.name)}"
         try:
-            types: dict[str, str] = {}
-            if after is not None:
-                # typed parameters: an untyped string would make the comparison a string comparison
-                found = con.sql(f"select * from {relation} limit 0").types
-                types = {name: str(kind) for name, kind in zip(table.column_names, found, strict=True)}
+            found = con.sql(f"select * from {relation} limit 0").types
+            types = {name: str(kind) for name, kind in zip(table.column_names, found, strict=True)}
+            # typed parameters: an untyped string would make the comparison a string comparison
             query, params = select_sql(
                 quote_identifier, relation, table, after, lambda column: f"cast(? as {types[column]})", null_cursor
             )
+            # DuckDB hands PostgreSQL json/jsonb over as text; the driver (and so the other reader) as parsed JSON
+            json_columns = [
+                index
+                for index, (name, sql_type) in enumerate(table.columns)
+                if types[name] == "JSON" or (self.kind == "postgres" and sql_type in ("json", "jsonb"))
+            ]
             result = con.execute(query, params)
             while batch := result.fetchmany(FETCH_SIZE):
+                if json_columns:
+                    batch = [_parse_json_columns(row, json_columns) for row in batch]
                 yield from batch
         except Exception as exc:
             raise RuntimeError(f"reading table {table.name!r}: {self.source._redact(str(exc))}") from None
+
+
+def _parse_json_columns(row: tuple, indexes: list[int]) -> tuple:
+    values = list(row)
+    for index in indexes:
+        if isinstance(values[index], str):
+            values[index] = orjson.loads(values[index])
+    return tuple(values)
 
 
 # -- values ----------------------------------------------------------------------------------------
