@@ -41,14 +41,19 @@ cursor column is a full refresh: a new generation replaces the previous one when
 succeeds. A source-wide `cursor_field` applies to the tables that have that column; the
 others are full refreshes.
 
-Values land as JSON: timestamps, dates and times ISO 8601 (`2024-05-01T10:00:00+00:00`;
-PostgreSQL timestamptz in UTC; MySQL DATETIME and TIMESTAMP without offset, TIMESTAMP in UTC),
-intervals and MySQL TIME ISO 8601 durations, numeric/decimal as strings (exact: `"12.50"`), non-finite
-floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, bytes base64, JSON columns as
-JSON (MySQL JSON columns as their text), NULL as null. A row that cannot be converted (e.g.
-invalid UTF-8 text in SQLite) is quarantined with the reason and its Python repr. Identifiers are always quoted, values
-always passed as parameters. The password is only read from the environment and is
-redacted from every error.
+Values land as JSON, the same through either reader:
+
+- timestamps, dates and times ISO 8601 (`2024-05-01T10:00:00+00:00`); PostgreSQL timestamptz
+  in UTC; MySQL DATETIME and TIMESTAMP without offset (TIMESTAMP in UTC);
+- numeric/decimal as strings, exactly (`"12.50"`); SQLite has no decimal type (its NUMERIC
+  values are integers or floats);
+- non-finite floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`;
+- bytes base64; PostgreSQL intervals ISO 8601 durations (`P1DT7203.5S`); MySQL TIME its text
+  (`-01:02:03`); PostgreSQL json/jsonb and arrays as JSON; MySQL JSON as its text; NULL as null.
+
+A row that cannot be converted (e.g. invalid UTF-8 text in SQLite) is quarantined with the
+reason and its Python repr. Identifiers are always quoted, values always passed as
+parameters. The password is only read from the environment and is redacted from every error.
 """
 
 from __future__ import annotations
@@ -388,6 +393,7 @@ class DatabaseSource:
                 conversions = dict(pymysql.converters.conversions)
                 for field_type in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
                     conversions[field_type] = str  # exact decimals, no Decimal round trip
+                conversions[FIELD_TYPE.TIME] = str  # '-01:02:03', as MySQL shows it and DuckDB reads it
                 con = pymysql.connect(
                     host=self.source.option("host", "127.0.0.1"),
                     port=self.source.option("port", DEFAULT_PORTS["mysql"]),

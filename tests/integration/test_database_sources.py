@@ -88,10 +88,10 @@ class MariaDB(Backend):
 
     def execute(self, sql: str, params: list | None = None) -> None:
         with self.admin.cursor() as cur:
-            cur.execute(sql.replace('"', "`"), params)
+            cur.execute(sql, params)
 
     def quote(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'  # execute() turns " into `; names here hold no backtick
+        return "`" + name.replace("`", "``") + "`"
 
     def options(self) -> dict[str, Any]:
         return {"kind": "mysql", "database": self.database}
@@ -323,10 +323,7 @@ HOSTILE_COLUMN = 'up"dated; %(x)s'
 
 
 def test_hostile_identifiers_are_quoted_not_executed(db: Backend, tmp_path: Path) -> None:
-    if db.kind == "mysql":
-        table, column = HOSTILE_TABLE.replace('"', "'"), HOSTILE_COLUMN.replace('"', "'")  # execute() maps " to `
-    else:
-        table, column = HOSTILE_TABLE, HOSTILE_COLUMN
+    table, column = HOSTILE_TABLE, HOSTILE_COLUMN
     db.execute(f"create table {db.quote('sentinel')} (id integer)")
     db.execute(f"create table {db.quote(table)} (id integer primary key, {db.quote(column)} {db.int_type} not null)")
     for i in range(1, 6):
@@ -345,8 +342,7 @@ def test_hostile_identifiers_are_quoted_not_executed(db: Backend, tmp_path: Path
     assert set(sync(every, "every").streams) == {"sentinel", stream}
 
 
-def test_values_become_json_the_same_way_through_both_readers(pg_or_sqlite: Backend, tmp_path: Path) -> None:
-    db = pg_or_sqlite
+def test_values_become_json_the_same_way_through_both_readers(db: Backend, tmp_path: Path) -> None:
     if db.kind == "postgres":
         db.execute(
             "create table v (id integer primary key, n numeric(12,4), tiny numeric, d date, ts timestamp, "
@@ -374,6 +370,33 @@ def test_values_become_json_the_same_way_through_both_readers(pg_or_sqlite: Back
             "flag": True,
             "tags": ["x", "y"],
             "nothing": None,
+        }
+    elif db.kind == "mysql":
+        db.execute(
+            "create table v (id int primary key, n decimal(12,4), dt datetime(6), ts timestamp(3) null, d date, "
+            "t time, flag tinyint(1), b blob, j json, f double, e enum('a','b'), bits bit(3), "
+            "big bigint unsigned, missing text)"
+        )
+        db.execute("set time_zone = '+02:00'")  # the reader's own session is in UTC whatever the server's zone
+        db.execute(
+            "insert into v values (1, 12.5, '2024-02-29 23:59:58.5', '2024-02-29 23:59:58.25', '2024-02-29', "
+            "'-01:02:03', 1, x'00ff', '{\"a\": [1, 2.5]}', 1.5, 'b', b'101', 18446744073709551615, null)"
+        )
+        expected = {
+            "id": 1,
+            "n": "12.5000",
+            "dt": "2024-02-29T23:59:58.500000",
+            "ts": "2024-02-29T21:59:58.250000",
+            "d": "2024-02-29",
+            "t": "-01:02:03",
+            "flag": 1,
+            "b": "AP8=",
+            "j": '{"a": [1, 2.5]}',
+            "f": 1.5,
+            "e": "b",
+            "bits": "BQ==",
+            "big": 18446744073709551615,
+            "missing": None,
         }
     else:
         db.execute("create table v (id integer primary key, n numeric, t text, r real, b blob, missing text)")
