@@ -15,6 +15,9 @@ Configuration (refinery.yml)::
         - name: orders               # or a mapping
           cursor_field: updated_at   # incremental: only rows after the last (cursor, primary key)
           primary_key: id            # default: the table's primary key (a list for a composite one)
+        - name: tickets
+          text_field: body           # optional: each row is a document (role documents) with this text
+          group_field: customer_id   # optional: split-assignment group (default: primary key)
         - {name: audit log, full_refresh: true}
       cursor_field: updated_at       # optional source-wide defaults for every table
       primary_key: id
@@ -28,8 +31,9 @@ Configuration (refinery.yml)::
       tables: [notes]                # and the same table options as above
 
 Each table is one stream, named by `table_stream_name` (`Audit Log` → `audit_log`), landed as
-`raw."<source>__<stream>"` with role `records`. Its columns and their database types
-(information_schema / pg_catalog / PRAGMA) become the stream's JSON schema with an
+`raw."<source>__<stream>"` with role `records`, or `documents` with a `text_field` (then every
+table of that source needs one). Its columns and their database types (information_schema /
+pg_catalog / PRAGMA) become the stream's JSON schema with an
 `x-sql-type` per column, so added, removed and retyped columns are recorded in
 `raw._refinery_schema_history`.
 
@@ -86,7 +90,7 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "mysql": ({"database"}, _COMMON | _SERVER),
     "sqlite": ({"path"}, _COMMON),
 }
-TABLE_KEYS = {"name", "cursor_field", "primary_key", "full_refresh"}
+TABLE_KEYS = {"name", "cursor_field", "primary_key", "full_refresh", "text_field", "group_field"}
 READERS = ("auto", "driver", "duckdb")
 # What `reader: auto` uses, per kind: the faster reader measured by bench/db_readers.py
 # (numbers and method in docs/benchmarks/database-readers.md). Re-measure before changing.
@@ -162,14 +166,22 @@ def _table_entries(source: SourceConfig, where: str) -> list[dict[str, Any]]:
         unknown = sorted(set(entry) - TABLE_KEYS)
         if unknown:
             raise ConfigError(f"{file}: '{at}' has unknown keys {unknown}; allowed: {', '.join(sorted(TABLE_KEYS))}")
-        if "cursor_field" in entry and not (isinstance(entry["cursor_field"], str) and entry["cursor_field"]):
-            raise ConfigError(f"{file}: '{at}.cursor_field' must be one column name")
+        for key in ("cursor_field", "text_field", "group_field"):
+            if key in entry and not (isinstance(entry[key], str) and entry[key]):
+                raise ConfigError(f"{file}: '{at}.{key}' must be one column name")
         if "primary_key" in entry and _key_list(entry["primary_key"]) is None:
             raise ConfigError(f"{file}: '{at}.primary_key' must be a column name or a list of column names")
         if "full_refresh" in entry and not isinstance(entry["full_refresh"], bool):
             raise ConfigError(f"{file}: '{at}.full_refresh' must be true or false")
         entries.append(entry)
     _check_collisions(file, f"{where}.tables", [entry["name"] for entry in entries])
+    documents = [entry["name"] for entry in entries if entry.get("text_field")]
+    if documents and len(documents) != len(entries):
+        # dbt's pipeline_funnel counts every record a source landed as a document candidate
+        raise ConfigError(
+            f"{file}: '{where}.tables' mixes tables with a text_field ({documents}) and tables without; "
+            "give the document tables a source entry of their own (the funnel accounts for a whole source)"
+        )
     return entries
 
 
@@ -212,6 +224,8 @@ class Table:
     primary_key: tuple[str, ...]
     cursor_field: str | None
     full_refresh: bool
+    text_field: str | None = None
+    group_field: str | None = None
 
     @functools.cached_property
     def column_names(self) -> list[str]:
@@ -225,9 +239,11 @@ class Table:
     def spec(self) -> StreamSpec:
         return StreamSpec(
             name=self.stream,
-            role="records",
+            role="documents" if self.text_field else "records",
             primary_key=self.primary_key[0] if len(self.primary_key) == 1 else None,
             cursor_field=self.cursor_field,
+            text_field=self.text_field,
+            group_field=self.group_field,
             full_refresh=self.full_refresh,
             json_schema={
                 "type": "object",
@@ -258,7 +274,12 @@ class DatabaseSource:
         entries = _table_entries(self.source, self.where)
         if not entries:
             return self.streams()
-        return [StreamSpec(name=table_stream_name(entry["name"]), role="records") for entry in entries]
+        return [
+            StreamSpec(
+                name=table_stream_name(entry["name"]), role="documents" if entry.get("text_field") else "records"
+            )
+            for entry in entries
+        ]
 
     def read(self, saved: SavedState) -> Iterator[Message]:
         tables = self._tables if self._tables is not None else self._plan()
@@ -287,12 +308,13 @@ class DatabaseSource:
         at = f"{self.where}.tables ({name!r})"
         names = [column for column, _ in columns]
         full_refresh = entry.get("full_refresh", self.source.option("full_refresh", False))
+        for key in ("cursor_field", "text_field", "group_field"):
+            if entry.get(key) is not None and entry[key] not in names:
+                raise ConfigError(
+                    f"{self.source.config_file}: '{at}.{key}' is {entry[key]!r}, which table {name!r} does not have; "
+                    f"its columns: {names}"
+                )
         cursor = entry.get("cursor_field")
-        if cursor is not None and cursor not in names:
-            raise ConfigError(
-                f"{self.source.config_file}: '{at}.cursor_field' is {cursor!r}, which table {name!r} does not have; "
-                f"its columns: {names}"
-            )
         if cursor is None and self.source.option("cursor_field") in names:
             cursor = self.source.option("cursor_field")  # the source-wide default, where the column exists
         key = _key_list(entry.get("primary_key")) or (
@@ -319,6 +341,8 @@ class DatabaseSource:
             primary_key=tuple(key),
             cursor_field=cursor,
             full_refresh=cursor is None,
+            text_field=entry.get("text_field"),
+            group_field=entry.get("group_field"),
         )
 
     def _place(self) -> str:
@@ -403,7 +427,8 @@ class DatabaseSource:
                     connect_timeout=10,
                     charset="utf8mb4",
                     conv=conversions,
-                    init_command="SET time_zone = '+00:00'",
+                    # UTC TIMESTAMPs; a streaming (unbuffered) read may pause while the warehouse commits
+                    init_command="SET time_zone = '+00:00', net_write_timeout = 3600",
                 )
                 return _Closing(con)
             path = self.source.resolve_path(self.source.option("path"))

@@ -6,6 +6,7 @@ and drops it afterwards: other sessions use the same servers at the same time.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -560,3 +561,74 @@ def test_colliding_table_names_in_the_database_name_both(tmp_path) -> None:
     config = configure(tmp_path, src={"kind": "sqlite", "path": str(path)})
     with pytest.raises(ConfigError, match=r"tables 'Order Items' and 'order_items' would both land as stream"):
         sync_source(config, "src", say=lambda _: None)
+
+
+# ------------------------------------------------------------------------------------------ dbt
+
+
+def test_database_streams_flow_through_dbt(tmp_path: Path) -> None:
+    """A table with a text_field becomes documents (training examples); other tables stay raw records."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "crm.db"
+    con = sqlite3.connect(path)
+    con.execute("create table tickets (id integer primary key, customer text, body text, updated_at text)")
+    con.executemany(
+        "insert into tickets values (?, ?, ?, ?)",
+        [
+            (1, "acme", "My order arrived damaged and I would like a replacement, please.", "2024-01-01"),
+            (2, "acme", "The invoice for March was charged twice to my credit card, please refund.", "2024-01-02"),
+            (3, "globex", "Please update the shipping address on my account to the new office.", "2024-01-03"),
+        ],
+    )
+    con.execute("create table customers (id integer primary key, name text)")
+    con.execute("insert into customers values (1, 'acme')")
+    con.commit()
+    con.close()
+    ticket_table = {"name": "tickets", "cursor_field": "updated_at", "text_field": "body", "group_field": "customer"}
+    config = configure(
+        tmp_path,
+        crm={"kind": "sqlite", "path": str(path), "tables": [ticket_table]},
+        crm_records={"kind": "sqlite", "path": str(path), "tables": ["customers"]},
+    )
+    sync(config, "crm")
+    sync(config, "crm_records")
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--target",
+            "ci",
+            "--profiles-dir",
+            str(project),
+            "--project-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+            "--log-path",
+            str(tmp_path / "dbt_logs"),
+            "--vars",
+            "{refinery_sources: [crm, crm_records]}",
+        ],
+        cwd=project,
+        env={**os.environ, "REFINERY_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
+    assert " ERROR=0 " in completed.stdout
+    documents = query(
+        config,
+        "select source_key, group_key, raw_text from staging.stg_refinery__documents "
+        "where source_name = 'crm' order by source_key",
+    )
+    assert [(key, group) for key, group, _ in documents] == [("1", "acme"), ("2", "acme"), ("3", "globex")]
+    assert documents[0][2].startswith("My order arrived damaged")
+    examples = query(config, "select count(*) from marts.training_examples where source_name = 'crm'")
+    assert examples == [(3,)]
+    streams = query(config, "select source_name, stream_name, role from raw._refinery_streams order by source_name")
+    assert streams == [("crm", "tickets", "documents"), ("crm_records", "customers", "records")]

@@ -40,6 +40,10 @@ pytestmark = pytest.mark.unit
             r"tables 'Order Items' and 'order_items' would both land as stream 'order_items'; list only one",
         ),
         ("{kind: postgres, database: db, tables: [a, a]}", r"lists table 'a' more than once"),
+        (
+            "{kind: postgres, database: db, tables: [{name: a, text_field: body}, b]}",
+            r"mixes tables with a text_field \(\['a'\]\) and tables without; give the document tables a source",
+        ),
         ("{kind: postgres, database: db, tables: []}", r"'sources.src.tables' must be a non-empty list"),
         (
             "{kind: postgres, database: db, checkpoint_every: 0}",
