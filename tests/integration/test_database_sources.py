@@ -323,7 +323,8 @@ HOSTILE_TABLE = 'we"ird; drop table sentinel; -- ü %s'
 HOSTILE_COLUMN = 'up"dated; %(x)s'
 
 
-def test_hostile_identifiers_are_quoted_not_executed(db: Backend, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", ["driver", "duckdb"])
+def test_hostile_identifiers_are_quoted_not_executed(db: Backend, reader: str, tmp_path: Path) -> None:
     table, column = HOSTILE_TABLE, HOSTILE_COLUMN
     db.execute(f"create table {db.quote('sentinel')} (id integer)")
     db.execute(f"create table {db.quote(table)} (id integer primary key, {db.quote(column)} {db.int_type} not null)")
@@ -331,7 +332,12 @@ def test_hostile_identifiers_are_quoted_not_executed(db: Backend, tmp_path: Path
         db.execute(f"insert into {db.quote(table)} values ({i}, {i // 2})")
     config = configure(
         tmp_path,
-        src={**db.options(), "tables": [{"name": table, "cursor_field": column}], "checkpoint_every": 2},
+        src={
+            **db.options(),
+            "tables": [{"name": table, "cursor_field": column}],
+            "checkpoint_every": 2,
+            "reader": reader,
+        },
     )
     stream = "we_ird_drop_table_sentinel_s"
     assert sync(config, "src").streams[stream].landed == 5
@@ -339,7 +345,7 @@ def test_hostile_identifiers_are_quoted_not_executed(db: Backend, tmp_path: Path
     assert sync(config, "src").streams[stream].landed == 1
     assert sorted(row["id"] for row in landed(config, f"src__{stream}")) == [1, 2, 3, 4, 5, 6]
     assert landed(config, f"src__{stream}")[-1] == {"id": 6, column: 9}
-    every = configure(tmp_path, every={**db.options()})
+    every = configure(tmp_path, every={**db.options(), "reader": reader})
     assert set(sync(every, "every").streams) == {"sentinel", stream}
 
 
