@@ -5,8 +5,9 @@ double, timestamptz, timestamp, boolean, a nullable text and a nullable int) int
 (127.0.0.1:5432, database `test`), MariaDB (127.0.0.1:3306, database `test`) and a SQLite
 file, then reads all of them through `DatabaseSource.read()` exactly as a sync does — rows
 converted to JSON-ready dicts and serialized with `record_bytes` (what the destination
-stores) — once per reader, `--runs` times, interleaved. Reports the median seconds, rows/s
-and MB/s of JSON. The tables are dropped afterwards.
+stores) — once per reader, `--runs` times, interleaved; and, to show where the time goes,
+fetches only the raw tuples (no JSON). Reports the median seconds (connection and catalog
+included), rows/s and MB/s of JSON. The tables are dropped afterwards.
 
     .venv/bin/python bench/db_readers.py --rows 200000 --runs 3
 
@@ -145,6 +146,18 @@ def read_once(source: SourceConfig, extension_dir: Path) -> tuple[float, int, in
     return time.perf_counter() - started, count, size
 
 
+def fetch_once(source: SourceConfig, extension_dir: Path) -> tuple[float, int, int]:
+    """Seconds and rows to fetch the raw tuples only (no JSON conversion): where the time goes."""
+    started = time.perf_counter()
+    reader = DatabaseSource(source, extension_dir)
+    (table,) = reader._plan()
+    count = 0
+    with reader._reader() as rows:
+        for _ in rows.rows(table, None):
+            count += 1
+    return time.perf_counter() - started, count, 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -181,6 +194,7 @@ def main() -> None:
                 for reader in ("driver", "duckdb"):
                     source = SourceConfig("bench", kind, {**options[kind], "reader": reader}, config_file)
                     results.setdefault((kind, reader), []).append(read_once(source, extension_dir))
+                    results.setdefault((kind, f"{reader}, fetch only"), []).append(fetch_once(source, extension_dir))
     finally:
         if "postgres" in kinds:
             with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as con:
@@ -211,9 +225,10 @@ def main() -> None:
         seconds = statistics.median(run[0] for run in runs)
         count, size = runs[0][1], runs[0][2]
         assert all(run[1] == args.rows for run in runs), f"{kind}/{reader} read {[run[1] for run in runs]} rows"
+        throughput, json_bytes = (f"{size / seconds / 1e6:.1f}", f"{size:,}") if size else ("–", "–")
         print(
             f"| {kind} | {reader} | {seconds:.2f} | {', '.join(f'{run[0]:.2f}' for run in runs)} | "
-            f"{count / seconds:,.0f} | {size / seconds / 1e6:.1f} | {size:,} |"
+            f"{count / seconds:,.0f} | {throughput} | {json_bytes} |"
         )
 
 
