@@ -143,7 +143,7 @@ def check_options(source: SourceConfig, where: str) -> None:
 
 
 def _table_entries(source: SourceConfig, where: str) -> list[dict[str, Any]]:
-    """The `tables:` option as a list of mappings {name, cursor_field?, primary_key?, full_refresh?}."""
+    """The `tables:` option as a list of mappings {name, and optionally TABLE_KEYS' other keys}."""
     file = source.config_file
     tables = source.options.get("tables")
     if tables is None:
@@ -587,7 +587,7 @@ def _text(value: Any) -> str:
 def _sqlite_catalog(con: sqlite3.Connection) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
     catalog: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
     tables = con.execute(
-        "select name from sqlite_master where type in ('table', 'view') and name not like 'sqlite\\_%' escape '\\' "
+        "select name from sqlite_master where type in ('table', 'view') and substr(name, 1, 7) != 'sqlite_' "
         "order by name"
     ).fetchall()
     for (table,) in tables:

@@ -293,6 +293,65 @@ def test_interrupted_sync_resumes_exactly_after_the_last_checkpoint(db: Backend,
     assert sorted(row["id"] for row in landed(config, "src__events")) == list(range(1, 12))
 
 
+KILL_AFTER_SECOND_CHECKPOINT = """
+import os, signal, sys
+from ingestion.config import load_config
+from ingestion.protocol import State
+from ingestion.sources import database
+from ingestion.sync import sync_source
+
+original = database.DatabaseSource.read
+
+
+def read(self, saved):
+    seen = 0
+    for message in original(self, saved):
+        yield message  # resumes only after the destination committed a STATE
+        if isinstance(message, State):
+            seen += 1
+            if seen == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+database.DatabaseSource.read = read
+sync_source(load_config(sys.argv[1]), "src", say=lambda _: None)
+"""
+
+
+def test_sigkill_after_a_checkpoint_then_resume_lands_every_row_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "k.db"
+    con = sqlite3.connect(path)
+    con.execute("create table t (id integer primary key, updated_at text not null)")
+    con.executemany("insert into t values (?, '2024-01-01')", [(i,) for i in range(1, 251)])
+    con.commit()
+    con.close()
+    config = configure(
+        tmp_path,
+        src={
+            "kind": "sqlite",
+            "path": str(path),
+            "tables": [{"name": "t", "cursor_field": "updated_at"}],
+            "checkpoint_every": 100,
+        },
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_SECOND_CHECKPOINT, str(config.path)],
+        env={**os.environ, "REFINERY_HOME": str(tmp_path)},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    assert sorted(row["id"] for row in landed(config, "src__t")) == list(range(1, 201))
+    assert sync(config, "src").streams["t"].landed == 50
+    assert sorted(row["id"] for row in landed(config, "src__t")) == list(range(1, 251))
+    statuses = query(config, "select status from raw._refinery_sync_log order by started_at")
+    assert statuses == [("failed",), ("succeeded",)]
+
+
 def test_schema_changes_land_in_schema_history(db: Backend, tmp_path: Path) -> None:
     db.execute(f"create table {db.quote('items')} (id integer primary key, size integer, colour varchar(10))")
     db.execute(f"insert into {db.quote('items')} values (1, 5, 'red')")
