@@ -535,15 +535,15 @@ def mysql_user(mysql_service, monkeypatch) -> Iterator[tuple[str, str, str]]:
     suffix = uuid.uuid4().hex[:10]
     database, user, password = f"refinery_test_{suffix}", f"refinery_{suffix}", f"S3cret-{suffix}-pw"
     admin = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
-    with admin.cursor() as cur:
-        cur.execute(f"create database `{database}`")
-        cur.execute(f"create table `{database}`.t (id int primary key, secret_free varchar(20))")
-        cur.execute(f"insert into `{database}`.t values (1, 'a'), (2, 'b')")
-        cur.execute(f"create user '{user}'@'%%' identified by %s", [password])
-        cur.execute(f"create user '{user}'@'localhost' identified by %s", [password])
-        cur.execute(f"grant select on `{database}`.* to '{user}'@'%'")
-        cur.execute(f"grant select on `{database}`.* to '{user}'@'localhost'")
     try:
+        with admin.cursor() as cur:
+            cur.execute(f"create database `{database}`")
+            cur.execute(f"create table `{database}`.t (id int primary key, secret_free varchar(20))")
+            cur.execute(f"insert into `{database}`.t values (1, 'a'), (2, 'b')")
+            cur.execute(f"create user '{user}'@'%%' identified by %s", [password])
+            cur.execute(f"create user '{user}'@'localhost' identified by %s", [password])
+            cur.execute(f"grant select on `{database}`.* to '{user}'@'%'")
+            cur.execute(f"grant select on `{database}`.* to '{user}'@'localhost'")
         yield database, user, password
     finally:
         with admin.cursor() as cur:
