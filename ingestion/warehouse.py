@@ -102,7 +102,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str, extension_dir: Pat
         raise RuntimeError(f"package {package} ships no {name}.duckdb_extension file")
     extension_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET extension_directory = '{_sql_string(str(extension_dir))}'")
-    con.execute(f"INSTALL '{_sql_string(str(files[-1]))}'")
+    try:
+        con.execute(f"LOAD {name}")  # installed by an earlier call: loading alone takes milliseconds
+        return
+    except duckdb.Error:
+        pass
+    con.execute(f"FORCE INSTALL '{_sql_string(str(files[-1]))}'")
     con.execute(f"LOAD {name}")
 
 
