@@ -1,0 +1,277 @@
+"""`kind: redis_stream` and `kind: nats_jetstream` against the real brokers on 127.0.0.1.
+
+Every test uses its own stream, group and consumer names (a random suffix) and deletes them,
+since other test sessions share the services.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.config import ConfigError, load_config
+from ingestion.sync import sync_source
+
+pytestmark = pytest.mark.integration
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def query(config, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(config.database_path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def saved_state(config, source: str) -> dict:
+    rows = query(
+        config,
+        "select state ->> '$.stream.stream_state' from raw._refinery_state where source_name = ? and stream_name = ?",
+        [source, "events"],
+    )
+    return json.loads(rows[0][0]) if rows else {}
+
+
+def sync(config, name: str = "ev"):
+    result = sync_source(config, name, say=lambda _line: None)
+    assert result.status == "succeeded", result.error
+    return result
+
+
+# -- Redis ----------------------------------------------------------------------------------------
+@pytest.fixture
+def redis_stream(redis_service):
+    import redis
+
+    client = redis.Redis()
+    key = f"refinery-test:{uuid.uuid4().hex[:10]}"
+    yield client, key
+    client.delete(key)
+    client.close()
+
+
+def redis_config(write_config, tmp_path, key: str, **options):
+    lines = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in options.items())
+    path = write_config(f"sources:\n  ev:\n    kind: redis_stream\n    stream: {json.dumps(key)}\n{lines}")
+    return load_config(path, home=tmp_path)
+
+
+def group_info(client, key: str, group: str = "refinery_ev") -> dict:
+    return next(g for g in client.xinfo_groups(key) if g["name"].decode() == group)
+
+
+def test_redis_lands_each_event_once_with_both_timestamps_and_out_of_order_event_times(
+    redis_stream, write_config, tmp_path
+):
+    client, key = redis_stream
+    event_times = ["2026-01-05T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z"]  # late, out of order
+    ids = [client.xadd(key, {"data": json.dumps({"n": i, "ts": t})}).decode() for i, t in enumerate(event_times)]
+    config = redis_config(write_config, tmp_path, key, event_time_field="ts", block_ms=0)
+    result = sync(config)
+    assert result.total("landed") == 3
+    rows = query(
+        config,
+        "select _airbyte_data->>'n', _airbyte_data->>'_stream_id', _airbyte_data->>'_event_time', "
+        "_airbyte_data->>'_arrival_time' from raw.ev__events order by 1",
+    )
+    assert [(r[0], r[1], r[2]) for r in rows] == [(str(i), ids[i], event_times[i]) for i in range(3)]
+    for _, stream_id, _, arrival in rows:  # the broker's time: the entry id's milliseconds
+        millis = int(stream_id.split("-")[0])
+        assert arrival == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis / 1000)) + f".{millis % 1000:03d}Z"
+    assert saved_state(config, "ev") == {"last_id": ids[-1], "gap_entries": 0}
+    info = group_info(client, key)
+    assert (info["pending"], info["lag"]) == (0, 0)
+    streams = query(config, "select kind, role, primary_key from raw._refinery_streams")
+    assert streams == [("redis_stream", "records", "_stream_id")]
+
+    later = [client.xadd(key, {"data": json.dumps({"n": 10 + i, "ts": "2025-12-31T00:00:00Z"})}) for i in range(2)]
+    assert sync(config).total("landed") == 2  # a second run lands only the new events, even older event times
+    assert query(config, "select count(*), count(distinct _airbyte_data->>'_stream_id') from raw.ev__events") == [
+        (5, 5)
+    ]
+    assert saved_state(config, "ev")["last_id"] == later[-1].decode()
+    assert sync(config).total("landed") == 0
+
+
+def test_redis_bad_payloads_are_quarantined_and_acknowledged(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    client.xadd(key, {"data": b'{"ok": 1}'})
+    client.xadd(key, {"data": b'{"broken": '})
+    client.xadd(key, {"data": b'{"name": "\xff\xfe"}'})
+    client.xadd(key, {"data": b"[1, 2]"})
+    client.xadd(key, {"other": b"{}"})
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    result = sync(config)
+    assert (result.total("landed"), result.total("quarantined")) == (1, 4)
+    rows = query(config, "select reason, raw_bytes from raw._refinery_quarantine order by quarantined_at, reason")
+    reasons = sorted(reason.split(": ", 1)[1].split(":")[0] for reason, _ in rows)
+    assert reasons == ["expected a JSON object, got list", "invalid JSON", "invalid UTF-8", "no field 'data' (fields"]
+    assert sorted(raw for _, raw in rows) == sorted([b'{"broken": ', b'{"name": "\xff\xfe"}', b"[1, 2]", b"other={}"])
+    info = group_info(client, key)
+    assert (info["pending"], info["lag"]) == (0, 0)
+
+
+def test_redis_max_records_bounds_a_run(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    pipe = client.pipeline()
+    for i in range(25):
+        pipe.xadd(key, {"data": json.dumps({"n": i})})
+    pipe.execute()
+    config = redis_config(write_config, tmp_path, key, max_records=10, batch_size=4, block_ms=0)
+    assert [sync(config).total("landed") for _ in range(4)] == [10, 10, 5, 0]
+    assert query(config, "select count(distinct _airbyte_data->>'n') from raw.ev__events") == [(25,)]
+
+
+def test_redis_all_fields_mode_and_documents_role(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    client.xadd(key, {"user": "ada", "body": "hello"})
+    config = redis_config(write_config, tmp_path, key, field="*", text_field="body", block_ms=0)
+    sync(config)
+    assert query(config, "select _airbyte_data->>'user', _airbyte_data->>'body' from raw.ev__events") == [
+        ("ada", "hello")
+    ]
+    assert query(config, "select role, text_field from raw._refinery_streams") == [("documents", "body")]
+
+
+def test_redis_redelivered_entries_already_landed_are_acked_not_landed_again(redis_stream, write_config, tmp_path):
+    """The state says entries up to X are durable; the group still has them pending (crash before XACK)."""
+    client, key = redis_stream
+    ids = [client.xadd(key, {"data": json.dumps({"n": i})}) for i in range(6)]
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    sync(config)
+    # simulate the crash window: the group forgets the acks of the last 3 entries (re-read them, not acked)
+    client.xgroup_setid(key, "refinery_ev", ids[2])
+    client.xreadgroup("refinery_ev", "someone-else", {key: ">"})
+    assert group_info(client, key)["pending"] == 3
+    assert sync(config).total("landed") == 0
+    assert query(config, "select count(*) from raw.ev__events") == [(6,)]
+    assert group_info(client, key)["pending"] == 0
+
+
+def test_redis_trimmed_before_read_is_counted_and_reported(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    client.xadd(key, {"data": "{}"})
+    sync(config)
+    for i in range(10):
+        client.xadd(key, {"data": json.dumps({"n": i})}, maxlen=4, approximate=False)
+    result = sync(config)
+    assert (result.total("landed"), result.total("quarantined")) == (4, 1)
+    (reason,) = query(config, "select reason from raw._refinery_quarantine")[0]
+    assert reason.startswith("gap: 6 events lost")
+    assert saved_state(config, "ev")["gap_entries"] == 6
+    assert sync(config).total("quarantined") == 0  # counted once
+
+
+def test_redis_config_errors_name_the_key_and_the_fix(write_config, tmp_path):
+    path = write_config("sources:\n  ev: {kind: redis_stream, stream: s, url: 'redis://:hunter2@localhost:6379/0'}\n")
+    with pytest.raises(ConfigError, match=r"'sources\.ev\.url' holds a password.*url_from_env"):
+        load_config(path, home=tmp_path)
+    path = write_config("sources:\n  ev: {kind: redis_stream, stream: s, max_records: 0}\n")
+    with pytest.raises(ConfigError, match=r"'sources\.ev\.max_records' is 0"):
+        load_config(path, home=tmp_path)
+
+
+def test_redis_unreachable_fails_without_leaking_the_password(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_REDIS_URL", "redis://:s3cret-pw@127.0.0.1:1/0")
+    config = load_config(write_config("sources:\n  ev: {kind: redis_stream, stream: s, url_from_env: EV_REDIS_URL}\n"))
+    result = sync_source(config, "ev", say=lambda _line: None)
+    assert result.status == "failed"
+    assert "redis://***@127.0.0.1:1/0" in result.error and "start Redis" in result.error
+    assert "s3cret-pw" not in result.error
+    assert all("s3cret-pw" not in str(row) for row in query(config, "select * from raw._refinery_sync_log"))
+
+
+# -- SIGKILL at random points, then run to completion: exactly once -------------------------------
+FAULT_SYNC = textwrap.dedent("""
+    import os, signal, sys
+    from ingestion.config import load_config
+    from ingestion.sync import sync_source
+
+    config, ack_kill, target = load_config(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    if ack_kill:  # die right after the n-th commit, before its acknowledgement reaches the broker
+        if target == "redis":
+            import redis
+            owner, name = redis.Redis, "xack"
+        else:
+            from nats.aio.msg import Msg
+            owner, name = Msg, "ack"
+        original, calls = getattr(owner, name), {"n": 0}
+
+        def dying(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == ack_kill:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original(*args, **kwargs)
+
+        setattr(owner, name, dying)
+    print("ready", flush=True)
+    while True:
+        sync_source(config, "ev", say=lambda _line: None)
+""")
+
+
+def kill_repeatedly(config_path: Path, target: str, kills: int, seed: int, producing) -> int:
+    """Start the sync loop in a subprocess and SIGKILL it `kills` times at seeded random points."""
+    rng = random.Random(seed)
+    script = config_path.parent / "fault_sync.py"
+    script.write_text(FAULT_SYNC)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    killed = 0
+    for _ in range(kills):
+        ack_kill = rng.choice([0, 0, rng.randint(1, 6)])  # a third of the kills land between commit and ack
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(config_path), str(ack_kill), target],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout.readline().strip() == b"ready", process.stderr.read().decode()
+        try:
+            process.wait(timeout=rng.uniform(0.05, 0.6))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
+        killed += 1
+        producing()
+    return killed
+
+
+def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, batch_size=50, max_records=400, block_ms=0)
+    total, chunk, produced = 5_000, 250, []
+
+    def produce() -> None:
+        pipe = client.pipeline()
+        for i in range(len(produced), min(len(produced) + chunk, total)):
+            pipe.xadd(key, {"data": json.dumps({"n": i})})
+        produced.extend(pipe.execute())
+
+    produce()
+    assert kill_repeatedly(config.path, "redis", kills=18, seed=7, producing=produce) == 18
+    while len(produced) < total:
+        produce()
+    while sync(config).total("landed"):
+        pass
+    counts = query(
+        config,
+        "select count(*), count(distinct _airbyte_data->>'_stream_id'), count(distinct _airbyte_data->>'n') "
+        "from raw.ev__events",
+    )
+    assert counts == [(total, total, total)]
+    assert saved_state(config, "ev") == {"last_id": produced[-1].decode(), "gap_entries": 0}
+    info = group_info(client, key)
+    assert (info["pending"], info["lag"]) == (0, 0)
+    interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
+    assert interrupted >= 6  # a third of the kills at least landed inside a sync (others between two)
