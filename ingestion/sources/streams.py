@@ -552,7 +552,8 @@ class NatsSource:
     async def connect(self) -> Any:
         import nats
 
-        options: dict[str, Any] = {"connect_timeout": 3, "allow_reconnect": False, "max_reconnect_attempts": 0}
+        options: dict[str, Any] = {"connect_timeout": 3, "allow_reconnect": False, "max_reconnect_attempts": 1}
+        options["reconnect_time_wait"] = 0.5  # 0 attempts would mean "retry forever"
         token = _env(self.source, "token_from_env")
         if token:
             options["token"] = token

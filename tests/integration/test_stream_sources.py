@@ -6,6 +6,7 @@ since other test sessions share the services.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -191,6 +192,141 @@ def test_redis_unreachable_fails_without_leaking_the_password(write_config, tmp_
     assert all("s3cret-pw" not in str(row) for row in query(config, "select * from raw._refinery_sync_log"))
 
 
+# -- NATS JetStream -------------------------------------------------------------------------------
+def nats_call(coroutine_function):
+    """Run `coroutine_function(js)` on a fresh connection (the tests are synchronous)."""
+    import nats
+
+    async def main():
+        client = await nats.connect("nats://127.0.0.1:4222")
+        try:
+            return await coroutine_function(client.jetstream())
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def nats_stream(nats_service):
+    name = f"REFTEST_{uuid.uuid4().hex[:10]}"
+    subject = f"reftest.{name.lower()}"
+
+    async def create(js):
+        await js.add_stream(name=name, subjects=[f"{subject}.>"])
+
+    nats_call(create)
+
+    def publish(payloads: list[bytes], suffix: str = "a") -> list[int]:
+        async def send(js):
+            return [(await js.publish(f"{subject}.{suffix}", payload)).seq for payload in payloads]
+
+        return nats_call(send)
+
+    yield name, subject, publish
+
+    async def delete(js):
+        await js.delete_stream(name)
+
+    nats_call(delete)
+
+
+def nats_config(write_config, tmp_path, stream: str, **options):
+    lines = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in options.items())
+    text = f"sources:\n  ev:\n    kind: nats_jetstream\n    stream: {stream}\n    fetch_timeout_seconds: 0.3\n{lines}"
+    return load_config(write_config(text), home=tmp_path)
+
+
+def consumer_info(stream: str, durable: str = "refinery_ev"):
+    async def info(js):
+        return await js.consumer_info(stream, durable)
+
+    return nats_call(info)
+
+
+def test_nats_lands_each_event_once_with_both_timestamps_and_out_of_order_event_times(
+    nats_stream, write_config, tmp_path
+):
+    stream, _, publish = nats_stream
+    event_times = [30, 10, 20]  # epoch seconds, out of order: all landed, as sent
+    before = time.time()
+    seqs = publish([json.dumps({"n": i, "at": t}).encode() for i, t in enumerate(event_times)])
+    config = nats_config(write_config, tmp_path, stream, event_time_field="at")
+    assert sync(config).total("landed") == 3
+    rows = query(
+        config,
+        "select (_airbyte_data->>'n')::int, (_airbyte_data->>'_stream_id')::int, (_airbyte_data->>'_event_time')::int,"
+        " (_airbyte_data->>'_arrival_time')::timestamptz from raw.ev__events order by 1",
+    )
+    assert [r[:3] for r in rows] == [(i, seqs[i], event_times[i]) for i in range(3)]
+    for row in rows:  # the message's JetStream timestamp (ms precision)
+        assert before - 1 <= row[3].timestamp() <= time.time()
+    assert saved_state(config, "ev") == {"last_seq": seqs[-1], "gap_entries": 0, "gap_checked_seq": 0}
+    more = publish([b'{"n": 3}', b'{"n": 4}'], suffix="b")
+    assert sync(config).total("landed") == 2  # only the new ones
+    assert sync(config).total("landed") == 0
+    assert query(config, "select count(*), count(distinct _airbyte_data->>'_stream_id') from raw.ev__events") == [
+        (5, 5)
+    ]
+    info = consumer_info(stream)
+    assert (info.num_pending, info.num_ack_pending, info.delivered.stream_seq) == (0, 0, more[-1])
+
+
+def test_nats_bad_payloads_are_quarantined_and_acknowledged(nats_stream, write_config, tmp_path):
+    stream, _, publish = nats_stream
+    publish([b'{"ok": 1}', b"not json", b'{"x": "\xff"}', b"42"])
+    config = nats_config(write_config, tmp_path, stream)
+    result = sync(config)
+    assert (result.total("landed"), result.total("quarantined")) == (1, 3)
+    rows = sorted(query(config, "select reason, raw_bytes from raw._refinery_quarantine"), key=lambda row: row[1])
+    assert [raw for _, raw in rows] == [b"42", b"not json", b'{"x": "\xff"}']
+    assert ["got int" in rows[0][0], "invalid JSON" in rows[1][0], "invalid UTF-8" in rows[2][0]] == [True] * 3
+    info = consumer_info(stream)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+
+def test_nats_max_records_and_subject_filter(nats_stream, write_config, tmp_path):
+    stream, subject, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(12)], suffix="keep")
+    publish([b'{"skip": true}'] * 3, suffix="other")
+    config = nats_config(write_config, tmp_path, stream, subject=f"{subject}.keep", max_records=5, batch_size=2)
+    assert [sync(config).total("landed") for _ in range(4)] == [5, 5, 2, 0]
+    assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(12, 12)]
+
+
+def test_nats_unacked_after_commit_are_not_landed_again(nats_stream, write_config, tmp_path):
+    """Delivered, committed, never acked (a crash in between): the consumer restarts after the saved sequence."""
+    stream, _, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(5)])
+    config = nats_config(write_config, tmp_path, stream)
+    sync(config)
+    later = publish([json.dumps({"n": i}).encode() for i in range(5, 8)])
+
+    async def deliver_without_ack(js):  # someone fetches the 3 new ones and dies without acking
+        subscription = await js.pull_subscribe_bind(durable="refinery_ev", stream=stream)
+        return [m.metadata.sequence.stream for m in await subscription.fetch(3, timeout=2)]
+
+    assert nats_call(deliver_without_ack) == later
+    assert consumer_info(stream).num_ack_pending == 3
+    assert sync(config).total("landed") == 3  # delivered but not committed: landed, once, without waiting ack_wait
+    assert sync(config).total("landed") == 0
+    assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(8, 8)]
+
+
+def test_nats_unreachable_fails_without_leaking_the_token(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_NATS_TOKEN", "t0ken-s3cret")
+    config = load_config(
+        write_config(
+            "sources:\n  ev: {kind: nats_jetstream, stream: S, servers: 'nats://127.0.0.1:1', "
+            "token_from_env: EV_NATS_TOKEN}\n"
+        )
+    )
+    result = sync_source(config, "ev", say=lambda _line: None)
+    assert result.status == "failed"
+    assert "nats://127.0.0.1:1" in result.error and "start NATS" in result.error
+    assert "t0ken-s3cret" not in result.error
+
+
 # -- SIGKILL at random points, then run to completion: exactly once -------------------------------
 FAULT_SYNC = textwrap.dedent("""
     import os, signal, sys
@@ -275,3 +411,40 @@ def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_str
     assert (info["pending"], info["lag"]) == (0, 0)
     interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
     assert interrupted >= 6  # a third of the kills at least landed inside a sync (others between two)
+
+
+def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_stream, write_config, tmp_path):
+    stream, subject, _ = nats_stream
+    config = nats_config(write_config, tmp_path, stream, batch_size=50, max_records=400, fetch_timeout_seconds=0.1)
+    total, chunk, produced = 5_000, 250, []
+
+    def produce() -> None:
+        async def send(js):
+            start = len(produced)
+            acks = await asyncio.gather(
+                *(
+                    js.publish(f"{subject}.a", json.dumps({"n": i}).encode())
+                    for i in range(start, min(start + chunk, total))
+                )
+            )
+            return [ack.seq for ack in acks]
+
+        produced.extend(nats_call(send))
+
+    produce()
+    assert kill_repeatedly(config.path, "nats", kills=18, seed=11, producing=produce) == 18
+    while len(produced) < total:
+        produce()
+    while sync(config).total("landed"):
+        pass
+    counts = query(
+        config,
+        "select count(*), count(distinct _airbyte_data->>'_stream_id'), count(distinct _airbyte_data->>'n') "
+        "from raw.ev__events",
+    )
+    assert counts == [(total, total, total)]
+    assert saved_state(config, "ev") == {"last_seq": max(produced), "gap_entries": 0, "gap_checked_seq": 0}
+    info = consumer_info(stream)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+    interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
+    assert interrupted >= 6
