@@ -395,7 +395,7 @@ def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_str
         produced.extend(pipe.execute())
 
     produce()
-    assert kill_repeatedly(config.path, "redis", kills=18, seed=7, producing=produce) == 18
+    assert kill_repeatedly(config.path, "redis", kills=15, seed=7, producing=produce) == 15
     while len(produced) < total:
         produce()
     while sync(config).total("landed"):
@@ -410,7 +410,7 @@ def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_str
     info = group_info(client, key)
     assert (info["pending"], info["lag"]) == (0, 0)
     interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
-    assert interrupted >= 6  # a third of the kills at least landed inside a sync (others between two)
+    assert interrupted >= 5  # a third of the kills at least landed inside a sync (others between two)
 
 
 def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_stream, write_config, tmp_path):
@@ -432,7 +432,7 @@ def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_strea
         produced.extend(nats_call(send))
 
     produce()
-    assert kill_repeatedly(config.path, "nats", kills=18, seed=11, producing=produce) == 18
+    assert kill_repeatedly(config.path, "nats", kills=15, seed=11, producing=produce) == 15
     while len(produced) < total:
         produce()
     while sync(config).total("landed"):
@@ -447,4 +447,81 @@ def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_strea
     info = consumer_info(stream)
     assert (info.num_pending, info.num_ack_pending) == (0, 0)
     interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
-    assert interrupted >= 6
+    assert interrupted >= 5
+
+
+# -- the Dagster sensor ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dagster_instance():
+    import dagster as dg
+
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def evaluate_sensor(config, instance):
+    """(sensor name, its run requests, the tick's skip message) for the config's one stream source."""
+    import dagster as dg
+
+    from dagster_project.ingestion_assets import build_ingestion_assets
+    from dagster_project.stream_sensors import build_stream_sensors
+
+    (sensor,) = build_stream_sensors(config)
+    defs = dg.Definitions(assets=build_ingestion_assets(config), sensors=[sensor])
+    defs.resolve_job_def(sensor.job_name)  # the sensor's target resolves against the ingestion assets
+    context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=sensor.name)
+    result = sensor.evaluate_tick(context)
+    return sensor.name, list(result.run_requests or []), result.skip_message
+
+
+def test_redis_sensor_requests_one_run_when_entries_wait_and_skips_otherwise(
+    redis_stream, write_config, tmp_path, dagster_instance
+):
+    import dagster as dg
+
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0, sensor_interval_seconds=45)
+    client.xadd(key, {"data": "{}"})
+    name, requests, _ = evaluate_sensor(config, dagster_instance)
+    assert name == "ev_stream_sensor"
+    assert [(r.asset_selection, r.tags["refinery/stream_source"]) for r in requests] == [
+        ([dg.AssetKey(["raw", "ev__events"])], "ev")
+    ]
+    first_key = requests[0].run_key
+    queued = dg.DagsterRun(job_name="__anonymous", status=dg.DagsterRunStatus.STARTED, tags=requests[0].tags)
+    dagster_instance.add_run(queued)
+    try:  # a run of the source is under way: no second one piles up behind it
+        assert evaluate_sensor(config, dagster_instance)[1:] == (
+            [],
+            f"a run of 'ev' is already queued or running ({queued.run_id})",
+        )
+    finally:
+        dagster_instance.delete_run(queued.run_id)
+    sync(config)
+    _, requests, skipped = evaluate_sensor(config, dagster_instance)
+    assert requests == [] and "nothing new in 'ev'" in skipped
+    client.xadd(key, {"data": "{}"})
+    _, requests, _ = evaluate_sensor(config, dagster_instance)
+    assert len(requests) == 1 and requests[0].run_key != first_key
+
+
+def test_nats_sensor_requests_one_run_when_messages_wait_and_skips_otherwise(
+    nats_stream, write_config, tmp_path, dagster_instance
+):
+    import dagster as dg
+
+    stream, _, publish = nats_stream
+    config = nats_config(write_config, tmp_path, stream)
+    publish([b"{}"])
+    _, requests, _ = evaluate_sensor(config, dagster_instance)
+    assert [r.asset_selection for r in requests] == [[dg.AssetKey(["raw", "ev__events"])]]
+    sync(config)
+    _, requests, skipped = evaluate_sensor(config, dagster_instance)
+    assert requests == [] and "nothing new in 'ev'" in skipped
+
+
+def test_no_sensor_when_interval_is_zero(redis_service, write_config, tmp_path):
+    from dagster_project.stream_sensors import build_stream_sensors
+
+    config = redis_config(write_config, tmp_path, "unused", sensor_interval_seconds=0)
+    assert build_stream_sensors(config) == []
