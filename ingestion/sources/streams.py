@@ -511,6 +511,13 @@ class RedisStreamSource:
 
 
 # -- NATS JetStream -------------------------------------------------------------------------------
+async def _ack_all(client: Any, messages: list[Any]) -> None:
+    """Acknowledge a batch, then flush: when this returns the server has every ack."""
+    for message in messages:
+        await message.ack()
+    await client.flush()
+
+
 class NatsSource:
     """A JetStream stream read through a durable pull consumer (see the module docstring)."""
 
@@ -669,9 +676,7 @@ class NatsSource:
                     yield self._state(last, gaps, checked)
                 # here the batch is committed (the checkpoint contract), so acknowledging cannot lose it
                 try:
-                    for message in messages:
-                        run(message.ack())
-                    run(client.flush())
+                    run(_ack_all(client, messages))
                 except Exception as exc:
                     raise self.unavailable(exc) from None
         finally:
