@@ -361,6 +361,15 @@ class RedisStreamSource:
         client = self.connect()
         try:
             try:
+                if position["last"] is not None and client.exists(self.key):
+                    newest = redis_id_key(client.xinfo_stream(self.key)["last-generated-id"])
+                    if newest < position["last"]:  # ids never go back: the key was deleted and recreated
+                        yield Log(
+                            "WARN",
+                            f"stream {self.key!r} was recreated (its newest id is before the saved "
+                            f"{state['last_id']}); reading it from the start",
+                        )
+                        position["last"] = None
                 yield from self.ensure_group(client, position["last"])
                 trimmed, setid = self._trimmed(client)
             except redis.RedisError as exc:
@@ -633,6 +642,11 @@ class NatsSource:
                 client = run(self.connect())
                 js = client.jetstream()
                 stream_info = run(js.stream_info(self.stream))
+                created = stream_info.created.isoformat() if stream_info.created else None
+                recreated = state.get("stream_created") not in (None, created)
+                if last is not None and (recreated or stream_info.state.last_seq < last):
+                    yield Log("WARN", f"JetStream stream {self.stream!r} was recreated; reading it from the start")
+                    last, checked = None, 0
                 yield from run(self._prepare(js, last))
                 subscription = run(js.pull_subscribe_bind(durable=self.durable, stream=self.stream))
             except Exception as exc:
@@ -645,7 +659,7 @@ class NatsSource:
                 what = f"JetStream stream {self.stream!r} sequences {expected}..{first_seq - 1} are gone"
                 yield from gap_messages(count, what + (" (some may be other subjects)" if self.subject else ""))
                 checked = first_seq
-                yield self._state(last, gaps, checked)
+                yield self._state(last, gaps, checked, created)
             remaining = self.settings.max_records
             while remaining > 0:
                 try:
@@ -673,7 +687,7 @@ class NatsSource:
                     last = seq
                     fresh += 1
                 if fresh:
-                    yield self._state(last, gaps, checked)
+                    yield self._state(last, gaps, checked, created)
                 # here the batch is committed (the checkpoint contract), so acknowledging cannot lose it
                 try:
                     run(_ack_all(client, messages))
@@ -686,8 +700,9 @@ class NatsSource:
             loop.close()
 
     @staticmethod
-    def _state(last: int | None, gaps: int, checked: int) -> Message:
-        return stream_state_message(STREAM, {"last_seq": last, "gap_entries": gaps, "gap_checked_seq": checked})
+    def _state(last: int | None, gaps: int, checked: int, created: str | None) -> Message:
+        state = {"last_seq": last, "gap_entries": gaps, "gap_checked_seq": checked, "stream_created": created}
+        return stream_state_message(STREAM, state)
 
     def backlog(self) -> tuple[int, str]:
         """(messages waiting: undelivered + unacknowledged, a key naming this backlog) — for the sensor."""

@@ -173,6 +173,17 @@ def test_redis_trimmed_before_read_is_counted_and_reported(redis_stream, write_c
     assert sync(config).total("quarantined") == 0  # counted once
 
 
+def test_redis_recreated_stream_is_read_from_its_start(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    client.xadd(key, {"data": "{}"}, id="5000-0")
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    sync(config)
+    client.delete(key)
+    client.xadd(key, {"data": '{"again": 1}'}, id="10-1")  # explicit ids, lower than the saved position
+    assert sync(config).total("landed") == 1
+    assert saved_state(config, "ev")["last_id"] == "10-1"
+
+
 def test_redis_config_errors_name_the_key_and_the_fix(write_config, tmp_path):
     path = write_config("sources:\n  ev: {kind: redis_stream, stream: s, url: 'redis://:hunter2@localhost:6379/0'}\n")
     with pytest.raises(ConfigError, match=r"'sources\.ev\.url' holds a password.*url_from_env"):
@@ -261,7 +272,9 @@ def test_nats_lands_each_event_once_with_both_timestamps_and_out_of_order_event_
     assert [r[:3] for r in rows] == [(i, seqs[i], event_times[i]) for i in range(3)]
     for row in rows:  # the message's JetStream timestamp (ms precision)
         assert before - 1 <= row[3].timestamp() <= time.time()
-    assert saved_state(config, "ev") == {"last_seq": seqs[-1], "gap_entries": 0, "gap_checked_seq": 0}
+    state = saved_state(config, "ev")
+    assert state.pop("stream_created") is not None
+    assert state == {"last_seq": seqs[-1], "gap_entries": 0, "gap_checked_seq": 0}
     more = publish([b'{"n": 3}', b'{"n": 4}'], suffix="b")
     assert sync(config).total("landed") == 2  # only the new ones
     assert sync(config).total("landed") == 0
@@ -311,6 +324,22 @@ def test_nats_unacked_after_commit_are_not_landed_again(nats_stream, write_confi
     assert sync(config).total("landed") == 3  # delivered but not committed: landed, once, without waiting ack_wait
     assert sync(config).total("landed") == 0
     assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(8, 8)]
+
+
+def test_nats_recreated_stream_is_read_from_its_start(nats_stream, write_config, tmp_path):
+    stream, subject, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(5)])
+    config = nats_config(write_config, tmp_path, stream)
+    sync(config)
+
+    async def recreate(js):  # sequences restart at 1: without detection they would look already landed
+        await js.delete_stream(stream)
+        await js.add_stream(name=stream, subjects=[f"{subject}.>"])
+
+    nats_call(recreate)
+    publish([b'{"n": "new-1"}', b'{"n": "new-2"}'])
+    assert sync(config).total("landed") == 2
+    assert saved_state(config, "ev")["last_seq"] == 2
 
 
 def test_nats_unreachable_fails_without_leaking_the_token(write_config, tmp_path, monkeypatch):
@@ -443,7 +472,8 @@ def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_strea
         "from raw.ev__events",
     )
     assert counts == [(total, total, total)]
-    assert saved_state(config, "ev") == {"last_seq": max(produced), "gap_entries": 0, "gap_checked_seq": 0}
+    state = saved_state(config, "ev")
+    assert (state["last_seq"], state["gap_entries"]) == (max(produced), 0)
     info = consumer_info(stream)
     assert (info.num_pending, info.num_ack_pending) == (0, 0)
     interrupted = query(config, "select count(*) from raw._refinery_sync_log where error like 'interrupted%'")[0][0]
