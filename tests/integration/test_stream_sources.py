@@ -173,6 +173,51 @@ def test_redis_trimmed_before_read_is_counted_and_reported(redis_stream, write_c
     assert sync(config).total("quarantined") == 0  # counted once
 
 
+def test_redis_pending_entries_trimmed_before_commit_are_counted_once(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    client.xadd(key, {"data": "{}"})
+    sync(config)
+    for i in range(3):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    client.xreadgroup("refinery_ev", "crashed", {key: ">"})  # delivered, never committed
+    for i in range(3, 5):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    client.xtrim(key, maxlen=2, approximate=False)  # the 3 pending ones are gone
+    result = sync(config)
+    assert (result.total("landed"), result.total("quarantined")) == (2, 1)
+    assert query(config, "select reason like 'gap: 3 events lost%' from raw._refinery_quarantine") == [(True,)]
+    assert saved_state(config, "ev")["gap_entries"] == 3
+    assert group_info(client, key)["pending"] == 0
+
+
+def test_redis_xdel_before_read_is_reported_without_a_count(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    client.xadd(key, {"data": "{}"})
+    sync(config)
+    ids = [client.xadd(key, {"data": json.dumps({"n": i})}) for i in range(3)]
+    client.xdel(key, ids[1])
+    result = sync(config)
+    assert (result.total("landed"), result.total("quarantined")) == (2, 1)
+    assert query(config, "select reason like 'gap: an unknown number of events lost%' from raw._refinery_quarantine")[
+        0
+    ] == (True,)
+    assert sync(config).total("quarantined") == 0  # the group has read past it
+
+
+def test_redis_group_deleted_by_someone_else_resumes_after_the_saved_position(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    for i in range(3):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    sync(config)
+    client.xgroup_destroy(key, "refinery_ev")
+    client.xadd(key, {"data": '{"n": 3}'})
+    assert sync(config).total("landed") == 1
+    assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(4, 4)]
+
+
 def test_redis_recreated_stream_is_read_from_its_start(redis_stream, write_config, tmp_path):
     client, key = redis_stream
     client.xadd(key, {"data": "{}"}, id="5000-0")
@@ -324,6 +369,51 @@ def test_nats_unacked_after_commit_are_not_landed_again(nats_stream, write_confi
     assert sync(config).total("landed") == 3  # delivered but not committed: landed, once, without waiting ack_wait
     assert sync(config).total("landed") == 0
     assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(8, 8)]
+
+
+def test_nats_messages_dropped_by_stream_limits_are_counted_once(nats_service, write_config, tmp_path):
+    name = f"REFTEST_{uuid.uuid4().hex[:10]}"
+    subject = f"reftest.{name.lower()}"
+
+    async def create_and_publish(js):
+        await js.add_stream(name=name, subjects=[subject], max_msgs=3)
+        await js.publish(subject, b'{"n": 0}')
+
+    async def publish_more(js):
+        for i in range(1, 7):  # sequences 2..7; the limit keeps 5..7
+            await js.publish(subject, json.dumps({"n": i}).encode())
+
+    async def delete(js):
+        await js.delete_stream(name)
+
+    nats_call(create_and_publish)
+    try:
+        config = nats_config(write_config, tmp_path, name)
+        sync(config)
+        nats_call(publish_more)
+        result = sync(config)
+        assert (result.total("landed"), result.total("quarantined")) == (3, 1)
+        (reason,) = query(config, "select reason from raw._refinery_quarantine")[0]
+        assert reason.startswith("gap: 3 events lost") and "sequences 2..4" in reason
+        assert saved_state(config, "ev")["gap_entries"] == 3
+        assert sync(config).total("quarantined") == 0
+    finally:
+        nats_call(delete)
+
+
+def test_nats_durable_deleted_by_someone_else_resumes_after_the_saved_position(nats_stream, write_config, tmp_path):
+    stream, _, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(3)])
+    config = nats_config(write_config, tmp_path, stream)
+    sync(config)
+
+    async def delete_durable(js):
+        await js.delete_consumer(stream, "refinery_ev")
+
+    nats_call(delete_durable)
+    publish([b'{"n": 3}'])
+    assert sync(config).total("landed") == 1
+    assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(4, 4)]
 
 
 def test_nats_recreated_stream_is_read_from_its_start(nats_stream, write_config, tmp_path):
@@ -555,3 +645,13 @@ def test_no_sensor_when_interval_is_zero(redis_service, write_config, tmp_path):
 
     config = redis_config(write_config, tmp_path, "unused", sensor_interval_seconds=0)
     assert build_stream_sensors(config) == []
+
+
+def test_sensor_skips_with_the_reason_when_the_broker_is_down(write_config, tmp_path, dagster_instance):
+    config = redis_config(write_config, tmp_path, "s", url="redis://127.0.0.1:1/0")
+    _, requests, skipped = evaluate_sensor(config, dagster_instance)
+    assert requests == []
+    assert (
+        skipped.startswith("cannot check 'ev': source 'ev': Redis at redis://127.0.0.1:1/0")
+        and "start Redis" in skipped
+    )
