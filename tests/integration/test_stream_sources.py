@@ -502,6 +502,7 @@ def kill_repeatedly(config_path: Path, target: str, kills: int, seed: int, produ
     return killed
 
 
+@pytest.mark.slow  # 15 subprocess starts: ~8-18 s alone, up to ~50 s on a loaded 2-core machine
 def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_stream, write_config, tmp_path):
     client, key = redis_stream
     config = redis_config(write_config, tmp_path, key, batch_size=50, max_records=400, block_ms=0)
@@ -532,6 +533,7 @@ def test_redis_sigkill_at_random_points_lands_every_event_exactly_once(redis_str
     assert interrupted >= 5  # a third of the kills at least landed inside a sync (others between two)
 
 
+@pytest.mark.slow  # 15 subprocess starts: ~8-18 s alone, up to ~50 s on a loaded 2-core machine
 def test_nats_sigkill_at_random_points_lands_every_event_exactly_once(nats_stream, write_config, tmp_path):
     stream, subject, _ = nats_stream
     config = nats_config(write_config, tmp_path, stream, batch_size=50, max_records=400, fetch_timeout_seconds=0.1)
