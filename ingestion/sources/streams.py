@@ -379,7 +379,10 @@ class RedisStreamSource:
                 yield from gap_messages(trimmed, f"stream {self.key!r} was trimmed past the group's position")
                 yield self._state(position["last"], gaps)
                 if setid is not None:  # the gap is committed: move the group to it, so it is counted once
-                    client.xgroup_setid(self.key, self.group, setid[0], entries_read=setid[1])
+                    try:
+                        client.xgroup_setid(self.key, self.group, setid[0], entries_read=setid[1])
+                    except redis.RedisError as exc:
+                        raise self.unavailable(exc) from None
             remaining = self.settings.max_records
             cursor: bytes | str = "0-0"
             while remaining > 0:  # first what was delivered before but never acknowledged
@@ -486,7 +489,12 @@ class RedisStreamSource:
         if fresh:
             yield self._state(position["last"], gaps)
         # here the batch is committed (the checkpoint contract), so acknowledging cannot lose it
-        client.xack(self.key, self.group, *ids)
+        import redis
+
+        try:
+            client.xack(self.key, self.group, *ids)
+        except redis.RedisError as exc:
+            raise self.unavailable(exc) from None
 
     @staticmethod
     def _state(last: tuple[int, int] | None, gaps: int) -> Message:
