@@ -13,6 +13,7 @@ from dagster_project.dbt_assets import build_dbt_assets, make_dbt_project
 from dagster_project.ingestion_assets import bookkeeping_specs, build_ingestion_assets, role_asset_keys
 from dagster_project.release_assets import build_release_asset
 from dagster_project.settings import load_and_prepare, venv_executable
+from dagster_project.stream_sensors import build_stream_sensors
 from ingestion.config import Config
 
 JOB_NAME = "refinery"
@@ -28,6 +29,7 @@ def build_definitions(config: Config) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.all(), description="Every stage, in order.")],
+        sensors=build_stream_sensors(config),
         resources={"dbt": DbtCliResource(project_dir=make_dbt_project(), dbt_executable=venv_executable("dbt"))},
     )
 
