@@ -10,6 +10,8 @@ from ingestion.protocol import Log
 from ingestion.sources import SavedState, build_source
 from ingestion.warehouse import warehouse_lock
 
+WARNINGS_SHOWN = 5
+
 
 def sync_source(
     config: Config,
@@ -34,8 +36,17 @@ def sync_source(
         if size_hint is not None and hasattr(on_progress, "set_total"):
             on_progress.set_total(size_hint(saved))  # a source that knows how much it will read gets a bar
 
+        warnings = 0
+
         def on_log(message: Log) -> None:
+            nonlocal warnings
             if message.level in {"ERROR", "FATAL"}:
                 say(f"{name}: {message.level}: {message.message}")
+            elif message.level in {"WARN", "WARNING"}:  # e.g. a stream gap, an odd PDF: shown, but not flooding
+                warnings += 1
+                if warnings <= WARNINGS_SHOWN:
+                    say(f"{name}: WARN: {message.message}")
+                elif warnings == WARNINGS_SHOWN + 1:
+                    say(f"{name}: further warnings not shown (documents keep theirs in the `warnings` field)")
 
         return destination.run(streams, source.read(saved), on_progress=on_progress, on_log=on_log)

@@ -8,7 +8,7 @@ from dagster_project import progress
 from dagster_project.reporting import print_schema_changes, print_syncs
 from ingestion.config import load_config
 from ingestion.destination import DuckDBDestination, StreamSpec
-from ingestion.protocol import Record
+from ingestion.protocol import Log, Record
 from ingestion.sync import sync_source
 from ingestion.warehouse import connect
 
@@ -116,3 +116,27 @@ def test_every_counter_of_a_sync_is_kept_as_materialization_metadata(tmp_path, w
     assert meta["duration_seconds"] > 0
     assert meta["records_per_second"] == pytest.approx(3 / meta["duration_seconds"], rel=0.01)
     assert meta["table"] == "raw.t__records"
+
+
+def test_source_warnings_are_shown_but_do_not_flood(tmp_path, write_config, monkeypatch):
+    from ingestion import sync as sync_module
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    config = load_config(write_config("sources:\n  d: {kind: documents, path: docs}\n"))
+
+    class Warner:
+        def streams(self):
+            return [StreamSpec("documents", role="documents", primary_key="path", text_field="text")]
+
+        def read(self, saved):
+            for i in range(8):
+                yield Log("WARN", f"file {i}: odd")
+            yield Log("INFO", "not shown")
+
+    said: list[str] = []
+    monkeypatch.setattr(sync_module, "build_source", lambda *args, **kwargs: Warner())
+    sync_source(config, "d", say=said.append)
+    assert said == [f"d: WARN: file {i}: odd" for i in range(5)] + [
+        "d: further warnings not shown (documents keep theirs in the `warnings` field)"
+    ]
