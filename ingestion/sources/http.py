@@ -143,7 +143,10 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 900.0
 # Primary keys kept to skip boundary records on the next sync; past this, boundary records may repeat.
 MAX_BOUNDARY_KEYS = 10_000
-RETRYABLE_EXCEPTIONS = (requests.ConnectionError, requests.Timeout)
+RETRYABLE_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+# Pages in a row that are not JSON (or whose records_path is not a list) before the sync stops:
+# page-number/offset paging would otherwise quarantine pages forever when the url or records_path is wrong.
+MAX_BAD_PAGES_IN_A_ROW = 3
 
 
 # -- configuration -----------------------------------------------------------------------------------
@@ -448,6 +451,7 @@ class HttpSource:
         key_field = self.source.option("primary_key")
         cursor_field = (self.incremental or {}).get("cursor_field")
         max_pages = self.pagination.get("max_pages")
+        bad_in_a_row = 0
         while True:
             page = self.fetch(position, since)
             pages += 1
@@ -491,6 +495,18 @@ class HttpSource:
             )
             if done:
                 return
+            bad_in_a_row = bad_in_a_row + 1 if page.problem is not None else 0
+            if bad_in_a_row >= MAX_BAD_PAGES_IN_A_ROW:
+                raise SourceFailed(
+                    f"source '{self.source.name}': {bad_in_a_row} pages in a row of {public_url(page.url)} held no "
+                    f"list of records (the last: {page.problem}); they are in raw._refinery_quarantine — check "
+                    "url and records_path"
+                )
+            if page.next_position == position:
+                raise SourceFailed(
+                    f"source '{self.source.name}': {public_url(page.url)} page {pages} points to itself as the next "
+                    "page; stopping instead of reading it forever (check pagination)"
+                )
             position = page.next_position
 
     def _state(

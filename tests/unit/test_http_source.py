@@ -303,6 +303,23 @@ def test_a_bad_page_under_cursor_paging_is_kept_and_read_again_next_time(api, ru
     assert ids(landed(config)) == list(range(1, 26))
 
 
+def test_pages_that_never_hold_records_stop_the_sync_instead_of_paging_forever(api, run):
+    result, _ = run(f"url: {api.url('/pages')}\nrecords_path: data.rows\npagination: {{type: page_number}}")
+    assert result.status == "failed"
+    assert result.error.startswith(f"source 'src': 3 pages in a row of {api.url('/pages')} held no list of records")
+    assert result.error.endswith("check url and records_path")
+    assert [r.query["page"] for r in api.data_requests("/pages")] == ["1", "2", "3"]
+    assert result.streams["records"].quarantined == 3  # kept, with the reason
+
+
+def test_a_cursor_that_repeats_stops_the_sync(api, run):
+    api.faults.append(Fault("/cursor", {"cursor": "c10"}, body=b'{"data": [{"id": 99}], "meta": {"next": "c10"}}'))
+    result, config = run(f"url: {api.url('/cursor')}\nrecords_path: data\nparams: {{limit: 10}}\n{CURSOR_PAGING}")
+    assert result.status == "failed"
+    assert "page 2 points to itself as the next page" in result.error
+    assert ids(landed(config)) == [*range(1, 11), 99]
+
+
 # -- auth and secrets ----------------------------------------------------------------------------------
 def assert_secret_nowhere(secret: str, config, result, capsys, caplog) -> None:
     files = [config.database_path, config.database_path.with_name("refinery.duckdb.wal")]
