@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +78,7 @@ class ApiServer:
         self.faults: list[Fault] = []
         self.require_header: tuple[str, str] | None = None
         self.requests: list[Request] = []
+        self.on_request: Callable[[Request], None] | None = None  # e.g. SIGKILL the client mid-sync
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -173,9 +175,10 @@ class ApiServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-                api.requests.append(
-                    Request(method, parts.path, query, dict(self.headers.items()), body, time.monotonic())
-                )
+                request = Request(method, parts.path, query, dict(self.headers.items()), body, time.monotonic())
+                api.requests.append(request)
+                if api.on_request is not None:
+                    api.on_request(request)
                 if api.require_header is not None:
                     name, value = api.require_header
                     if self.headers.get(name) != value:

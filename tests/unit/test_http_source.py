@@ -5,6 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from email.utils import formatdate
 
@@ -14,6 +18,7 @@ import pytest
 from ingestion.config import ConfigError, load_config
 from ingestion.sources.http import backoff_seconds, dig, public_url, retry_after_seconds
 from ingestion.sync import sync_source
+from tests.conftest import PROJECT_ROOT
 from tests.http_server import ApiServer, Fault, make_records
 
 pytestmark = pytest.mark.unit
@@ -208,6 +213,38 @@ def test_without_incremental_a_resumed_sync_continues_and_a_finished_one_starts_
     assert ids(landed(config)) == list(range(1, 26))
     third, _ = run(options)
     assert third.streams["records"].landed == 25  # append: a full read again (staging keeps the latest)
+
+
+def test_sigkill_mid_sync_rereads_at_most_one_page_and_lands_each_record_once(api, run, tmp_path, write_config):
+    options = f"url: {api.url('/pages')}\n{INCREMENTAL}"
+    path = write_config(f"sources:\n  src:\n    kind: http\n{_indent(options)}")
+    script = "import sys; from ingestion.config import load_config; from ingestion.sync import sync_source; " + (
+        "sync_source(load_config(sys.argv[1]), 'src')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    clients: list[subprocess.Popen] = []
+
+    def kill_on_page_2(request):
+        if request.query.get("page") == "2":
+            os.kill(clients[0].pid, signal.SIGKILL)
+
+    api.on_request = kill_on_page_2
+    client = subprocess.Popen([sys.executable, "-c", script, str(path)], env=env, stdout=subprocess.PIPE)
+    clients.append(client)
+    client.wait(timeout=60)
+    api.on_request = None
+    assert client.returncode == -signal.SIGKILL
+    config = load_config(path)
+    assert ids(landed(config)) == list(range(9, 19))  # page 1 (start 00:05 keeps records 9–25: two pages)
+    assert saved_state(config)["resume"] == {"since": "2024-01-01T00:05:00Z", "skip_keys": [], "next": 2, "pages": 1}
+
+    api.requests.clear()
+    resumed, _ = run(options)
+    assert resumed.status == "succeeded", resumed.error
+    assert [r.query["page"] for r in api.data_requests("/pages")] == ["2"]  # only the page in flight is read again
+    assert ids(landed(config)) == list(range(9, 26))
+    assert [row[:2] for row in sync_log(config)] == [("failed", 10), ("succeeded", 7)]
+    assert sync_log(config)[0][3].startswith("interrupted")
 
 
 # -- retries, throttling, timeouts -------------------------------------------------------------------
