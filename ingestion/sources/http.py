@@ -302,6 +302,9 @@ def _check_incremental(options: dict[str, Any], fail: Callable[[str, str], None]
     for key in incremental:
         if key not in allowed:
             fail(f"incremental.{key}", f"is not an incremental option: use {', '.join(sorted(allowed))}")
+    start = incremental.get("start")
+    if start is not None and (not isinstance(start, str | int | float) or isinstance(start, bool)):
+        fail("incremental.start", f'is {start!r}: quote it as the API expects it, e.g. start: "2024-01-01T00:00:00Z"')
     if not isinstance(incremental.get("cursor_field"), str) or not incremental["cursor_field"]:
         fail("incremental.cursor_field", "is required: the record field whose highest value is remembered")
     name = "variable" if "graphql" in options else "param"
@@ -383,6 +386,7 @@ class Page:
     problem: str | None
     next_position: Any
     done: bool
+    warning: str | None = None
 
 
 # -- the source ------------------------------------------------------------------------------------
@@ -456,6 +460,8 @@ class HttpSource:
             page = self.fetch(position, since)
             pages += 1
             emitted_at = int(time.time() * 1000)
+            if page.warning is not None:
+                yield Log("WARN", page.warning)
             if page.problem is not None:
                 yield Quarantined(page.problem, page.raw, self.stream)
             for item in page.records or []:
@@ -570,7 +576,14 @@ class HttpSource:
         response = self.request(url, params, body)
         raw = response.content
         records, problem, data = self._parse(response, raw)
+        warning = None
+        if self.graphql and isinstance(data, dict) and data.get("errors"):
+            errors = self._redact(orjson.dumps(data["errors"]).decode()[:500])
+            warning = (
+                f"{self.source.name}: {public_url(response.url)} answered with GraphQL errors besides data: {errors}"
+            )
         return Page(
+            warning=warning,
             url=response.url,
             records=records,
             raw=raw,

@@ -145,6 +145,36 @@ def test_graphql_cursor_pagination_sends_the_end_cursor_as_a_variable(api, run):
     assert ids(landed(config)) == list(range(1, 26))
 
 
+GRAPHQL = """
+    url: {url}
+    graphql: {{query: "{{ items {{ nodes {{ id }} }} }}"}}
+    records_path: data.items.nodes
+"""
+
+
+def test_graphql_errors_without_data_fail_and_with_data_warn(api, run, write_config):
+    api.faults.append(Fault("/graphql", body=b'{"errors": [{"message": "no field nodez"}], "data": null}'))
+    result, _ = run(GRAPHQL.format(url=api.url("/graphql")))
+    assert result.status == "failed"
+    assert result.error == (
+        f'source \'src\': {api.url("/graphql")} (HTTP 200): the GraphQL query failed: [{{"message":"no field nodez"}}]'
+    )
+    api.faults.append(
+        Fault("/graphql", body=b'{"errors": [{"message": "partial"}], "data": {"items": {"nodes": [{"id": 1}]}}}')
+    )
+    config = load_config(
+        write_config(f"sources:\n  src:\n    kind: http\n{_indent(GRAPHQL.format(url=api.url('/graphql')))}")
+    )
+    from ingestion.protocol import Log, Record
+    from ingestion.sources import SavedState, build_source
+
+    messages = list(build_source(config.sources["src"], config).read(SavedState()))
+    assert [m.data for m in messages if isinstance(m, Record)] == [{"id": 1}]
+    assert [m.message for m in messages if isinstance(m, Log)] == [
+        f'src: {api.url("/graphql")} answered with GraphQL errors besides data: [{{"message":"partial"}}]'
+    ]
+
+
 # -- incremental and checkpoints ---------------------------------------------------------------------
 INCREMENTAL = f"""records_path: items
 primary_key: id
@@ -256,12 +286,15 @@ def test_5xx_is_retried_with_backoff_then_succeeds(api, run):
     assert ids(landed(config)) == list(range(1, 26))
 
 
-def test_429_waits_at_least_retry_after(api, run):
-    api.faults.append(Fault("/list", status=429, retry_after="1"))
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_429_waits_at_least_retry_after(api, run, form):
+    # an HTTP date has whole seconds: 3 s ahead, rounded down, is still at least 2 s after the first request
+    retry_after, at_least = ("1", 1.0) if form == "seconds" else (formatdate(time.time() + 3, usegmt=True), 1.9)
+    api.faults.append(Fault("/list", status=429, retry_after=retry_after))
     result, config = run(f"url: {api.url('/list')}\n{FAST_RETRIES}")
     assert result.status == "succeeded", result.error
     first, second = api.data_requests("/list")
-    assert second.at - first.at >= 1.0
+    assert second.at - first.at >= at_least
     assert len(landed(config)) == 25
 
 
@@ -474,6 +507,10 @@ def test_a_link_to_another_host_is_not_followed(api, run, monkeypatch):
         ("url: http://x\nrate_limit: {requests_per_second: -1}", "'sources.src.rate_limit.requests_per_second' is -1"),
         ("url: http://x\nrole: documents", "'sources.src.role' is documents but text_field is not set"),
         ("url: http://x\nstream: Bad-Name", "'sources.src.stream' is 'Bad-Name'"),
+        (
+            "url: http://x\nincremental: {cursor_field: u, param: since, start: 2024-01-01}",
+            "'sources.src.incremental.start' is datetime.date(2024, 1, 1): quote it",
+        ),
     ],
 )
 def test_config_errors_name_the_key_and_the_fix(write_config, options, message):
