@@ -67,7 +67,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
-    at: float
+    at: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
 
 
 class ApiServer:
@@ -175,7 +176,9 @@ class ApiServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw.decode("utf-8", "replace")
-                request = Request(method, parts.path, query, dict(self.headers.items()), body, time.monotonic())
+                request = Request(
+                    method, parts.path, query, dict(self.headers.items()), body, time.monotonic(), time.time()
+                )
                 api.requests.append(request)
                 if api.on_request is not None:
                     api.on_request(request)

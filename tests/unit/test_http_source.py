@@ -288,23 +288,25 @@ def test_5xx_is_retried_with_backoff_then_succeeds(api, run):
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
 def test_429_waits_at_least_retry_after(api, run, form):
-    # an HTTP date has whole seconds: 3 s ahead, rounded down, is still at least 2 s after the first request
-    retry_after, at_least = ("1", 1.0) if form == "seconds" else (formatdate(time.time() + 3, usegmt=True), 1.9)
+    until = int(time.time()) + 2  # an HTTP date has whole seconds
+    retry_after = "1" if form == "seconds" else formatdate(until, usegmt=True)
     api.faults.append(Fault("/list", status=429, retry_after=retry_after))
     result, config = run(f"url: {api.url('/list')}\n{FAST_RETRIES}")
     assert result.status == "succeeded", result.error
     first, second = api.data_requests("/list")
-    assert second.at - first.at >= at_least
+    if form == "seconds":
+        assert second.at - first.at >= 1.0
+    else:
+        assert second.wall >= until
     assert len(landed(config)) == 25
 
 
 def test_a_request_past_the_timeout_is_retried(api, run):
     api.faults.append(Fault("/list", sleep=1.5))
-    started = time.monotonic()
     result, config = run(f"url: {api.url('/list')}\ntimeout_seconds: 0.3\n{FAST_RETRIES}")
     assert result.status == "succeeded", result.error
-    assert len(api.data_requests("/list")) == 2
-    assert time.monotonic() - started < 1.5  # the client gave up on the slow answer
+    first, second = api.data_requests("/list")
+    assert 0.3 <= second.at - first.at < 1.0  # the client gave up after its timeout, not after the slow answer
     assert len(landed(config)) == 25
 
 
@@ -339,7 +341,7 @@ def test_rate_limit_spaces_the_requests(api, run):
     arrivals = [r.at for r in api.data_requests("/offset")]
     assert len(arrivals) == 6
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert min(gaps) >= 0.09
+    assert min(gaps) >= 0.08  # 0.1 s between request starts, less the jitter of arrival on a loaded machine
 
 
 # -- bad input is kept ---------------------------------------------------------------------------------
@@ -423,7 +425,6 @@ def test_auth_sends_the_secret_from_the_environment_and_never_stores_it(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     api.require_header = (header, expected)
-    api.records[0]["body"] = "see https://example.com"
     result, config = run(
         f"url: {api.url('/pages')}\nrecords_path: items\npagination: {{type: page_number, page_size: 10}}\nauth: {auth}"
     )
@@ -437,7 +438,6 @@ def test_a_rejected_token_fails_without_echoing_it(api, run, monkeypatch, capsys
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("API_TOKEN", TOKEN)
     api.require_header = ("Authorization", "Bearer something-else")
-    api.faults.append(Fault("/list", status=503, body=f"upstream saw Bearer {TOKEN}".encode()))
     result, config = run(
         f"url: {api.url('/list')}?token=x\nauth: {{type: bearer, token_env: API_TOKEN}}\n{FAST_RETRIES}"
     )
@@ -448,6 +448,19 @@ def test_a_rejected_token_fails_without_echoing_it(api, run, monkeypatch, capsys
     )
     assert sync_log(config)[0][3] == result.error
     assert_secret_nowhere(TOKEN, config, result, capsys, caplog)
+
+
+def test_a_server_that_echoes_the_secret_gets_it_redacted(api, run, monkeypatch, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("API_KEY", API_KEY)
+    api.faults.append(Fault("/list", status=503, body=f"upstream saw X-API-Key: {API_KEY}".encode(), times=3))
+    result, config = run(
+        f"url: {api.url('/list')}\nauth: {{type: api_key, header: X-API-Key, key_env: API_KEY}}\n{FAST_RETRIES}"
+    )
+    assert result.status == "failed"
+    assert "HTTP 503 Service Unavailable: upstream saw X-API-Key: ***;" in result.error
+    assert sync_log(config)[0][3] == result.error
+    assert_secret_nowhere(API_KEY, config, result, capsys, caplog)
 
 
 def test_a_missing_secret_variable_is_a_config_error_naming_it(api, run, monkeypatch):
