@@ -56,6 +56,8 @@ def secret_keys(spec: dict[str, Any]) -> set[str]:
 
 
 class AirbyteConnectorSource:
+    install_note = "source-faker took 31–39 s here"
+
     def __init__(
         self,
         source: SourceConfig,
@@ -86,7 +88,7 @@ class AirbyteConnectorSource:
         marker = self.venv / INSTALLED_MARKER
         if marker.exists() and marker.read_text() == self.requirement and self.executable.exists():
             return
-        self.say(f"installing {self.requirement} into {self.venv} (first use; source-faker took 31–39 s here)")
+        self.say(f"installing {self.requirement} into {self.venv} (first use; {self.install_note})")
         self.venv.parent.mkdir(parents=True, exist_ok=True)
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(self.venv)],
