@@ -57,16 +57,27 @@ def secret_keys(spec: dict[str, Any]) -> set[str]:
 
 
 class AirbyteConnectorSource:
-    def __init__(self, source: SourceConfig, connectors_dir: Path, say: Callable[[str], None] = print) -> None:
+    install_note = "source-faker took 31–39 s here"
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        connectors_dir: Path,
+        say: Callable[[str], None] = print,
+        requirement: str | None = None,
+        executable: str | None = None,
+    ) -> None:
+        """`requirement` and `executable` default to the `connector` and `executable` options (kind: declarative
+        passes the CDK and its `source-declarative-manifest` entry point)."""
         self.source = source
         self.say = say
-        self.requirement = str(source.option("connector"))
+        self.requirement = requirement or str(source.option("connector"))
         self.package = package_name(self.requirement)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.requirement)
         self.connectors_dir = Path(os.environ.get("REFINERY_CONNECTORS_DIR", connectors_dir))
         self.venv = self.connectors_dir / slug
         default_exe = self.package.removeprefix("airbyte-")
-        self.executable = self.venv / "bin" / str(source.option("executable", default_exe))
+        self.executable = self.venv / "bin" / (executable or str(source.option("executable", default_exe)))
         self.catalog_cache = self.connectors_dir / "catalogs" / f"{source.name}.json"
         self._config: dict[str, Any] | None = None
         self._secrets: list[str] = []
@@ -87,7 +98,7 @@ class AirbyteConnectorSource:
             self._install(marker)
 
     def _install(self, marker: Path) -> None:
-        self.say(f"installing {self.requirement} into {self.venv} (first use; source-faker took 31–39 s here)")
+        self.say(f"installing {self.requirement} into {self.venv} (first use; {self.install_note})")
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(self.venv)],
             [
@@ -117,6 +128,10 @@ class AirbyteConnectorSource:
         if self._config is None:
             self._config, self._secrets = resolve_env_config(self.source)
         return self._config
+
+    def connector_config(self) -> dict[str, Any]:
+        """What the connector's `--config` file holds (kind: declarative adds the manifest)."""
+        return self.config()
 
     def redact(self, text: str) -> str:
         self.config()
@@ -274,7 +289,7 @@ class AirbyteConnectorSource:
     ) -> Iterator[Message]:
         self.ensure_installed()
         with tempfile.TemporaryDirectory(prefix="refinery-connector-") as tmp:
-            files = {"config": self.config(), "catalog": catalog, "state": state}
+            files = {"config": self.connector_config(), "catalog": catalog, "state": state}
             paths = {}
             for name, content in files.items():
                 if content is None:
