@@ -208,7 +208,7 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
     if kind == "documents":
         _check_documents(config_path, where, options)
     if kind == "airbyte":
-        _check_airbyte(config_path, where, options)
+        check_connector_options(config_path, where, options)
     if module is not None:
         module.check_options(source, where)
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
@@ -281,7 +281,8 @@ def _check_files(config_path: Path, where: str, options: dict) -> None:
         )
 
 
-def _check_airbyte(config_path: Path, where: str, options: dict) -> None:
+def check_connector_options(config_path: Path, where: str, options: dict) -> None:
+    """`config`, `config_from_env` and `streams` of a connector kind (airbyte, declarative)."""
     if "config" in options and not isinstance(options["config"], dict):
         raise ConfigError(f"{config_path}: '{where}.config' must be a mapping of connector settings")
     env_map = options.get("config_from_env", {})

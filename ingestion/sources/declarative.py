@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from ingestion.config import Config, ConfigError, SourceConfig, _check_airbyte, table_stream_name
+from ingestion.config import Config, ConfigError, SourceConfig, check_connector_options, table_stream_name
 from ingestion.destination import StreamSpec
 from ingestion.sources.airbyte import AirbyteConnectorSource
 
@@ -74,7 +74,7 @@ def check_options(source: SourceConfig, where: str) -> None:
     if not isinstance(options["manifest"], str):
         raise ConfigError(f"{source.config_file}: '{where}.manifest' must be a path to the manifest YAML")
     load_manifest(source, where)
-    _check_airbyte(source.config_file, where, options)
+    check_connector_options(source.config_file, where, options)
     for key in ("config", "config_from_env"):
         if INJECTED_KEY in (options.get(key) or {}):
             raise ConfigError(
