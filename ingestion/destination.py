@@ -7,6 +7,14 @@ when a STATE message arrives (or the source ends cleanly), together with that st
 the sync-log counters: a crash at any point leaves the last checkpoint and exactly the
 records before it, so re-running lands nothing twice and loses nothing.
 
+Throughput (docs/BENCHMARKS.md, "Landing throughput"): per record, Python only validates the
+record and serializes its data once (orjson); ids (`uuid()`), load time, generation and the
+empty `_airbyte_meta` are filled in by DuckDB in the INSERT … SELECT. `_airbyte_data` reaches
+DuckDB as an Arrow `arrow.json` column, so DuckDB does not parse it again (orjson's output is
+valid JSON and UTF-8). Each batch is inserted on one writer thread while the caller's thread
+reads and validates the next batch (DuckDB releases the GIL); every checkpoint, quarantine
+write and rollback first waits for that insert, so the transaction boundaries are unchanged.
+
 Anything that cannot be landed goes to `raw._refinery_quarantine` with the reason and the
 original bytes, in the same transaction as its neighbours. See docs/raw-layer.md.
 """
@@ -16,6 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,20 +144,52 @@ def table_name(source_name: str, stream_name: str) -> str:
     return f"{source_name}__{stream_name}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Buffer:
-    ids: list[str] = field(default_factory=list)
     extracted: list[int] = field(default_factory=list)
-    metas: list[str] = field(default_factory=list)
-    data: list[str] = field(default_factory=list)
+    metas: list[str | None] = field(default_factory=list)  # None: no changes (DuckDB fills in the empty meta)
+    data: list[bytes] = field(default_factory=list)
+    data_bytes: int = 0
     quarantine: list[tuple[str, bytes]] = field(default_factory=list)
     pending: StreamCounts = field(default_factory=StreamCounts)
 
     def clear(self) -> None:
-        self.ids.clear()
-        self.extracted.clear()
-        self.metas.clear()
-        self.data.clear()
+        self.extracted = []
+        self.metas = []
+        self.data = []
+        self.data_bytes = 0
+
+
+class _Writer:
+    """Runs batch inserts on one thread, one at a time, while the caller prepares the next batch.
+
+    The caller uses the connection itself only after `wait()`, so the connection is never used by
+    two threads at once; an insert's error is raised by the next `submit()` or `wait()`. The
+    thread starts with the first full batch: a sync smaller than one batch never starts it.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refinery-writer")
+        self._pending = self._pool.submit(work)
+
+    def wait(self) -> None:
+        """Block until the submitted insert is done; raise its error."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self) -> None:
+        """Let a running insert finish (its error is dropped: only a failing sync closes with one pending)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._pending = None
 
 
 ProgressCallback = Callable[[str, dict[str, StreamCounts]], None]
@@ -157,11 +198,22 @@ ProgressCallback = Callable[[str, dict[str, StreamCounts]], None]
 class DuckDBDestination:
     """Land one source's messages in the warehouse file."""
 
-    def __init__(self, database: Path, source_name: str, kind: str, batch_size: int = 5_000) -> None:
+    def __init__(
+        self,
+        database: Path,
+        source_name: str,
+        kind: str,
+        batch_size: int = 20_000,
+        batch_bytes: int = 16 * 2**20,
+    ) -> None:
+        """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data."""
         self.database = database
         self.source_name = source_name
         self.kind = kind
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self._writer: _Writer | None = None  # set while run() is running
+        self._empty_meta = ""
 
     # -- state -----------------------------------------------------------------------------------
     def saved_state(self) -> list[dict[str, Any]]:
@@ -204,45 +256,53 @@ class DuckDBDestination:
         committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
         buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
         errors: list[str] = []
+        # The streams whose records need a check (see _validate); the others skip it.
+        checked = {name: spec for name, spec in specs.items() if _needs_validation(spec)}
+        batch_size, batch_bytes = self.batch_size, self.batch_bytes
         con = connect(self.database)
+        self._writer = _Writer()
         try:
             _ensure_bookkeeping(con)
             self._close_interrupted(con)
             generations = self._prepare_streams(con, specs, sync_id, started)
-            empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
+            self._empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
             con.begin()
             last_report = time.monotonic()
             try:
                 for message in messages:
                     if isinstance(message, Record):
-                        buffer = buffers.get(message.stream)
+                        stream = message.stream
+                        buffer = buffers.get(stream)
                         if buffer is None:
                             self._quarantine_into(
                                 buffers,
                                 committed,
-                                message.stream,
-                                f"record for stream {message.stream!r}, which is not in the configured "
+                                stream,
+                                f"record for stream {stream!r}, which is not in the configured "
                                 f"catalog ({', '.join(sorted(specs)) or 'no streams'})",
                                 record_bytes(message.data),
                             )
                             continue
-                        problem = _validate(specs[message.stream], message.data)
+                        spec = checked.get(stream)
+                        problem = _validate(spec, message.data) if spec is not None else None
                         data = record_bytes(message.data)
                         if problem:
-                            self._quarantine_into(buffers, committed, message.stream, problem, data)
+                            self._quarantine_into(buffers, committed, stream, problem, data)
                             continue
-                        buffer.ids.append(str(uuid.uuid4()))
                         buffer.extracted.append(message.emitted_at)
                         buffer.metas.append(
-                            empty_meta
-                            if not message.changes
-                            else orjson.dumps({"sync_id": sync_id, "changes": message.changes}).decode()
+                            orjson.dumps({"sync_id": sync_id, "changes": message.changes}).decode()
+                            if message.changes
+                            else None
                         )
-                        buffer.data.append(data.decode())
-                        buffer.pending.read += 1
-                        buffer.pending.bytes += message.size or len(data)
-                        if len(buffer.ids) >= self.batch_size:
-                            self._flush(con, message.stream, buffer, generations[message.stream])
+                        buffer.data.append(data)
+                        size = len(data)
+                        buffer.data_bytes += size
+                        pending = buffer.pending
+                        pending.read += 1
+                        pending.bytes += message.size or size
+                        if len(buffer.data) >= batch_size or buffer.data_bytes >= batch_bytes:
+                            self._flush(con, stream, buffer, generations[stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
                                 last_report = time.monotonic()
@@ -261,6 +321,7 @@ class DuckDBDestination:
                     raise SourceFailed("; ".join(errors))
                 self._checkpoint(con, buffers, committed, generations, sync_id, None, final=True)
             except BaseException as exc:
+                self._writer.close()  # the running insert finishes (or fails) before the rollback
                 con.rollback()
                 error = _describe(exc)
                 self._finish_log(con, sync_id, committed, "failed", error)
@@ -269,6 +330,8 @@ class DuckDBDestination:
                 return SyncResult(sync_id, self.source_name, "failed", error, started, _now(), committed)
             return SyncResult(sync_id, self.source_name, "succeeded", None, started, _now(), committed)
         finally:
+            self._writer.close()
+            self._writer = None
             con.close()
 
     # -- internals -------------------------------------------------------------------------------
@@ -367,31 +430,52 @@ class DuckDBDestination:
         buffer.pending.quarantined += 1
         buffer.pending.bytes += len(raw)
 
-    def _flush(self, con: duckdb.DuckDBPyConnection, stream: str, buffer: _Buffer, generation: int) -> None:
-        if buffer.ids:
-            count = len(buffer.ids)
-            batch = pa.table(
-                {
-                    "_airbyte_raw_id": pa.array(buffer.ids, pa.string()),
-                    "_airbyte_extracted_at": pa.array(buffer.extracted, pa.timestamp("ms", tz="UTC")),
-                    "_airbyte_loaded_at": pa.array([_now()] * count, pa.timestamp("us", tz="UTC")),
-                    "_airbyte_meta": pa.array(buffer.metas, pa.string()),
-                    "_airbyte_generation_id": pa.array([generation] * count, pa.int64()),
-                    "_airbyte_data": pa.array(buffer.data, pa.string()),
-                }
-            )
+    def _flush(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        stream: str,
+        buffer: _Buffer,
+        generation: int,
+        background: bool = True,
+    ) -> None:
+        """Insert the buffered records as one Arrow batch into the open transaction.
+
+        `background`: on the writer thread (the caller goes on reading); else here, after the
+        writer's pending insert.
+        """
+        if not buffer.data:
+            return
+        count = len(buffer.data)
+        batch = pa.table(
+            {
+                "extracted_at": pa.array(buffer.extracted, pa.timestamp("ms", tz="UTC")),
+                "meta": _json_array([m.encode() if m is not None else None for m in buffer.metas])
+                if any(m is not None for m in buffer.metas)
+                else pa.nulls(count, pa.json_()),
+                "data": _json_array(buffer.data),
+            }
+        )
+        sql = (
+            f"insert into {RAW_SCHEMA}.{quote_identifier(table_name(self.source_name, stream))} "
+            "select uuid()::varchar, extracted_at, $loaded_at, coalesce(meta, $empty_meta::json), $generation, data "
+            "from _refinery_batch"
+        )
+        params = {"loaded_at": _now(), "empty_meta": self._empty_meta, "generation": generation}
+
+        def insert() -> None:
             con.register("_refinery_batch", batch)
             try:
-                table = quote_identifier(table_name(self.source_name, stream))
-                con.execute(
-                    f"insert into {RAW_SCHEMA}.{table} select _airbyte_raw_id, _airbyte_extracted_at, "
-                    "_airbyte_loaded_at, _airbyte_meta::json, _airbyte_generation_id, _airbyte_data::json "
-                    "from _refinery_batch"
-                )
+                con.execute(sql, params)
             finally:
                 con.unregister("_refinery_batch")
-            buffer.pending.landed += count
-            buffer.clear()
+
+        if background:
+            self._writer.submit(insert)
+        else:
+            self._writer.wait()
+            insert()
+        buffer.pending.landed += count
+        buffer.clear()
 
     def _flush_quarantine(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, buffer: _Buffer) -> None:
         if buffer.quarantine:
@@ -417,9 +501,11 @@ class DuckDBDestination:
     ) -> None:
         """Flush every buffer, save the state, update counters and commit — one transaction."""
         now = _now()
+        self._writer.wait()  # every record before the state is in the transaction; the connection is ours again
         for stream, buffer in buffers.items():
             if stream in generations:
-                self._flush(con, stream, buffer, generations[stream])
+                self._flush(con, stream, buffer, generations[stream], background=False)
+        for stream, buffer in buffers.items():
             self._flush_quarantine(con, sync_id, stream, buffer)
         if state is not None:
             if state.state_type == "STREAM":
@@ -532,6 +618,16 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
     rows += [("removed", c, old[c], None) for c in old if c not in new]
     rows += [("retyped", c, old[c], new[c]) for c in new if c in old and old[c] != new[c]]
     return rows
+
+
+def _json_array(values: list[bytes | None]) -> pa.Array:
+    """An Arrow `arrow.json` array of serialized JSON (valid UTF-8 from orjson): DuckDB reads it as JSON unparsed."""
+    return pa.ExtensionArray.from_storage(pa.json_(), pa.array(values, pa.binary()).view(pa.string()))
+
+
+def _needs_validation(spec: StreamSpec) -> bool:
+    """Whether `_validate` can find anything wrong in this stream's records."""
+    return bool(spec.primary_key) or (spec.role == "documents" and bool(spec.text_field))
 
 
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:
