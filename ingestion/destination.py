@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from array import array
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from ingestion.protocol import (
 from ingestion.warehouse import connect, quote_identifier
 
 RAW_SCHEMA = "raw"
+# Arrow's `arrow.json` type: DuckDB takes such a column as JSON without parsing it again. Only
+# orjson's output goes in (valid JSON, valid UTF-8).
+JSON_TYPE = pa.json_(pa.large_string())
 ROLES = {"documents", "annotations", "records"}
 
 BOOKKEEPING_DDL = [
@@ -146,18 +150,27 @@ def table_name(source_name: str, stream_name: str) -> str:
 
 @dataclass(slots=True)
 class _Buffer:
-    extracted: list[int] = field(default_factory=list)
-    metas: list[str | None] = field(default_factory=list)  # None: no changes (DuckDB fills in the empty meta)
-    data: list[bytes] = field(default_factory=list)
-    data_bytes: int = 0
+    """The records of one stream not yet inserted, already in Arrow's memory layout.
+
+    The serialized records are appended to one growing `data` buffer with their end offsets,
+    rather than kept as one bytes object each: tens of thousands of live KB-sized objects per
+    batch made the allocator return and re-fault memory (~170k page faults per 150k records,
+    most of the destination's CPU time on the 2-core VM, see docs/BENCHMARKS.md). A flushed
+    batch keeps its buffers (the writer thread reads them); the next batch starts new ones.
+    """
+
+    extracted: array = field(default_factory=lambda: array("q"))  # emitted_at, epoch ms
+    ends: array = field(default_factory=lambda: array("q", [0]))  # offsets of each record in `data`
+    data: bytearray = field(default_factory=bytearray)  # the serialized `_airbyte_data`, back to back
+    metas: dict[int, str] = field(default_factory=dict)  # row → `_airbyte_meta` of records with changes
     quarantine: list[tuple[str, bytes]] = field(default_factory=list)
     pending: StreamCounts = field(default_factory=StreamCounts)
 
     def clear(self) -> None:
-        self.extracted = []
-        self.metas = []
-        self.data = []
-        self.data_bytes = 0
+        self.extracted = array("q")
+        self.ends = array("q", [0])
+        self.data = bytearray()
+        self.metas = {}
 
 
 class _Writer:
@@ -205,13 +218,20 @@ class DuckDBDestination:
         kind: str,
         batch_size: int = 20_000,
         batch_bytes: int = 16 * 2**20,
+        duckdb_threads: int | None = 1,
     ) -> None:
-        """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data."""
+        """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data.
+
+        `duckdb_threads`: DuckDB's worker threads while the sync runs (restored after; None: leave
+        DuckDB's setting). One by default: a batch insert gains nothing from more (measured in
+        bench/landing.py), and extra DuckDB threads only take CPU from the thread reading the source.
+        """
         self.database = database
         self.source_name = source_name
         self.kind = kind
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
+        self.duckdb_threads = duckdb_threads
         self._writer: _Writer | None = None  # set while run() is running
         self._empty_meta = ""
 
@@ -261,7 +281,11 @@ class DuckDBDestination:
         batch_size, batch_bytes = self.batch_size, self.batch_bytes
         con = connect(self.database)
         self._writer = _Writer()
+        restore_threads = None
         try:
+            if self.duckdb_threads is not None:
+                restore_threads = con.execute("select current_setting('threads')").fetchone()[0]
+                con.execute(f"set threads = {int(self.duckdb_threads)}")
             _ensure_bookkeeping(con)
             self._close_interrupted(con)
             generations = self._prepare_streams(con, specs, sync_id, started)
@@ -289,19 +313,19 @@ class DuckDBDestination:
                         if problem:
                             self._quarantine_into(buffers, committed, stream, problem, data)
                             continue
-                        buffer.extracted.append(message.emitted_at)
-                        buffer.metas.append(
-                            orjson.dumps({"sync_id": sync_id, "changes": message.changes}).decode()
-                            if message.changes
-                            else None
-                        )
-                        buffer.data.append(data)
-                        size = len(data)
-                        buffer.data_bytes += size
+                        extracted = buffer.extracted
+                        if message.changes:
+                            buffer.metas[len(extracted)] = orjson.dumps(
+                                {"sync_id": sync_id, "changes": message.changes}
+                            ).decode()
+                        extracted.append(message.emitted_at)
+                        batch_data = buffer.data
+                        batch_data += data
+                        buffer.ends.append(len(batch_data))
                         pending = buffer.pending
                         pending.read += 1
-                        pending.bytes += message.size or size
-                        if len(buffer.data) >= batch_size or buffer.data_bytes >= batch_bytes:
+                        pending.bytes += message.size or len(data)
+                        if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
                             self._flush(con, stream, buffer, generations[stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
@@ -332,6 +356,8 @@ class DuckDBDestination:
         finally:
             self._writer.close()
             self._writer = None
+            if restore_threads is not None:
+                con.execute(f"set threads = {int(restore_threads)}")
             con.close()
 
     # -- internals -------------------------------------------------------------------------------
@@ -443,16 +469,26 @@ class DuckDBDestination:
         `background`: on the writer thread (the caller goes on reading); else here, after the
         writer's pending insert.
         """
-        if not buffer.data:
+        count = len(buffer.extracted)
+        if not count:
             return
-        count = len(buffer.data)
+        if buffer.metas:
+            metas: pa.Array = pa.array([buffer.metas.get(row) for row in range(count)], pa.large_string())
+            metas = pa.ExtensionArray.from_storage(JSON_TYPE, metas)
+        else:
+            metas = pa.nulls(count, JSON_TYPE)
         batch = pa.table(
             {
-                "extracted_at": pa.array(buffer.extracted, pa.timestamp("ms", tz="UTC")),
-                "meta": _json_array([m.encode() if m is not None else None for m in buffer.metas])
-                if any(m is not None for m in buffer.metas)
-                else pa.nulls(count, pa.json_()),
-                "data": _json_array(buffer.data),
+                "extracted_at": pa.Array.from_buffers(
+                    pa.timestamp("ms", tz="UTC"), count, [None, pa.py_buffer(buffer.extracted)]
+                ),
+                "meta": metas,
+                "data": pa.ExtensionArray.from_storage(
+                    JSON_TYPE,
+                    pa.Array.from_buffers(
+                        pa.large_string(), count, [None, pa.py_buffer(buffer.ends), pa.py_buffer(buffer.data)]
+                    ),
+                ),
             }
         )
         sql = (
@@ -618,11 +654,6 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
     rows += [("removed", c, old[c], None) for c in old if c not in new]
     rows += [("retyped", c, old[c], new[c]) for c in new if c in old and old[c] != new[c]]
     return rows
-
-
-def _json_array(values: list[bytes | None]) -> pa.Array:
-    """An Arrow `arrow.json` array of serialized JSON (valid UTF-8 from orjson): DuckDB reads it as JSON unparsed."""
-    return pa.ExtensionArray.from_storage(pa.json_(), pa.array(values, pa.binary()).view(pa.string()))
 
 
 def _needs_validation(spec: StreamSpec) -> bool:

@@ -364,7 +364,7 @@ def test_batches_are_cut_by_bytes_and_every_record_lands_once(db):
     original = destination._flush
 
     def counting(con, stream, buffer, generation, background=True):
-        flushed.append(len(buffer.data))
+        flushed.append(len(buffer.extracted))
         original(con, stream, buffer, generation, background)
 
     destination._flush = counting
