@@ -325,6 +325,23 @@ methods share that noise, so the ratio is steadier than the absolute numbers.
 
 Goal: `refinery` ≥ 50% of `read_json` throughput.
 
+**What bounds `refinery`** (measured with per-thread CPU time on 150,000 records; see History for the
+steps): the Python work per record — the files source reads the line, `orjson.loads` it and yields a
+`Record` (~0.25 s CPU, ~1.7 µs/record), the destination validates the primary key and `orjson.dumps`
+the data once for `_airbyte_data` (~0.2 s) — plus DuckDB's insert, commit and checkpoint (~0.35 s on
+one DuckDB thread). `read_json` does its JSON parsing in C++ and needs ~0.5 s CPU in all. The
+destination inserts each batch on a writer thread while the next batch is read, so on an idle 2-core
+machine the wall time is about the Python part plus the last batch's commit; on a loaded machine it
+tracks the CPU time. Changes that moved it, in order: ids, load time, generation and the empty
+`_airbyte_meta` made by DuckDB in the `insert … select` instead of per record in Python (`uuid4` alone
+was ~0.3 s); `_airbyte_data` handed over as an Arrow `arrow.json` column, so DuckDB does not parse the
+JSON a second time; batches overlapped with reading; records buffered in one `bytearray` plus offsets
+per batch instead of one `bytes` object each (that alone removed ~100,000 page faults, ~0.3 s of
+system CPU per 150,000 records on this VM); DuckDB held to one thread during a sync (two threads
+spent ~0.3 s more CPU for no gain on batch inserts). Not done: handing the source line's own bytes
+to the destination instead of re-serializing (~0.05 s) — it would change the stored text
+(whitespace), and staging keys records without a primary key by `md5(_airbyte_data::varchar)`.
+
 ### History
 
 {chr(10).join(history) if history else "- (none yet)"}
