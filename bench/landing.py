@@ -330,9 +330,9 @@ steps): the Python work per record — the files source reads the line, `orjson.
 `Record` (~0.25 s CPU, ~1.7 µs/record), the destination validates the primary key and `orjson.dumps`
 the data once for `_airbyte_data` (~0.2 s) — plus DuckDB's insert, commit and checkpoint (~0.35 s on
 one DuckDB thread). `read_json` does its JSON parsing in C++ and needs ~0.5 s CPU in all. The
-destination inserts each batch on a writer thread while the next batch is read, so on an idle 2-core
-machine the wall time is about the Python part plus the last batch's commit; on a loaded machine it
-tracks the CPU time. Changes that moved it, in order: ids, load time, generation and the empty
+destination inserts each batch on a writer thread while the next batch is read, so with a free core
+DuckDB's share of the wall time mostly hides behind the Python part; on a loaded machine the wall
+time tracks the CPU time. Changes that moved it, in order: ids, load time, generation and the empty
 `_airbyte_meta` made by DuckDB in the `insert … select` instead of per record in Python (`uuid4` alone
 was ~0.3 s); `_airbyte_data` handed over as an Arrow `arrow.json` column, so DuckDB does not parse the
 JSON a second time; batches overlapped with reading; records buffered in one `bytearray` plus offsets
