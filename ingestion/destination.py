@@ -276,8 +276,6 @@ class DuckDBDestination:
         committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
         buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
         errors: list[str] = []
-        # The streams whose records need a check (see _validate); the others skip it.
-        checked = {name: spec for name, spec in specs.items() if _needs_validation(spec)}
         batch_size, batch_bytes = self.batch_size, self.batch_bytes
         con = connect(self.database)
         self._writer = _Writer()
@@ -307,8 +305,7 @@ class DuckDBDestination:
                                 record_bytes(message.data),
                             )
                             continue
-                        spec = checked.get(stream)
-                        problem = _validate(spec, message.data) if spec is not None else None
+                        problem = _validate(specs[stream], message.data)
                         data = record_bytes(message.data)
                         if problem:
                             self._quarantine_into(buffers, committed, stream, problem, data)
@@ -654,11 +651,6 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
     rows += [("removed", c, old[c], None) for c in old if c not in new]
     rows += [("retyped", c, old[c], new[c]) for c in new if c in old and old[c] != new[c]]
     return rows
-
-
-def _needs_validation(spec: StreamSpec) -> bool:
-    """Whether `_validate` can find anything wrong in this stream's records."""
-    return bool(spec.primary_key) or (spec.role == "documents" and bool(spec.text_field))
 
 
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:
