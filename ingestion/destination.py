@@ -154,8 +154,8 @@ class _Buffer:
 
     The serialized records are appended to one growing `data` buffer with their end offsets,
     rather than kept as one bytes object each: tens of thousands of live KB-sized objects per
-    batch made the allocator return and re-fault memory (~170k page faults per 150k records,
-    most of the destination's CPU time on the 2-core VM, see docs/BENCHMARKS.md). A flushed
+    batch made the allocator return and re-fault memory (~170k page faults, ~0.3 s of system CPU
+    per 150k records on the 2-core VM, see docs/BENCHMARKS.md). A flushed
     batch keeps its buffers (the writer thread reads them); the next batch starts new ones.
     """
 
@@ -293,22 +293,21 @@ class DuckDBDestination:
             try:
                 for message in messages:
                     if isinstance(message, Record):
-                        stream = message.stream
-                        buffer = buffers.get(stream)
+                        buffer = buffers.get(message.stream)
                         if buffer is None:
                             self._quarantine_into(
                                 buffers,
                                 committed,
-                                stream,
-                                f"record for stream {stream!r}, which is not in the configured "
+                                message.stream,
+                                f"record for stream {message.stream!r}, which is not in the configured "
                                 f"catalog ({', '.join(sorted(specs)) or 'no streams'})",
                                 record_bytes(message.data),
                             )
                             continue
-                        problem = _validate(specs[stream], message.data)
+                        problem = _validate(specs[message.stream], message.data)
                         data = record_bytes(message.data)
                         if problem:
-                            self._quarantine_into(buffers, committed, stream, problem, data)
+                            self._quarantine_into(buffers, committed, message.stream, problem, data)
                             continue
                         extracted = buffer.extracted
                         if message.changes:
@@ -323,7 +322,7 @@ class DuckDBDestination:
                         pending.read += 1
                         pending.bytes += message.size or len(data)
                         if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
-                            self._flush(con, stream, buffer, generations[stream])
+                            self._flush(con, message.stream, buffer, generations[message.stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
                                 last_report = time.monotonic()
