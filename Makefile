@@ -39,6 +39,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	mkdir -p warehouse && cd dbt_project && ../$(BIN)/sqlfluff lint models tests macros
 
+## bench: landing throughput (refinery vs DuckDB read_json vs a Python loop); updates docs/BENCHMARKS.md
+BENCH_RECORDS ?= 150000
+BENCH_RUNS    ?= 3
+BENCH_NOTE    ?=
+bench: $(STAMP)
+	$(BIN)/python bench/landing.py --records $(BENCH_RECORDS) --runs $(BENCH_RUNS) --write-doc docs/BENCHMARKS.md \
+		$(if $(BENCH_NOTE),--note "$(BENCH_NOTE)")
+
 ui: $(STAMP)
 	$(BIN)/refinery ui
 

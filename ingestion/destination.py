@@ -7,6 +7,14 @@ when a STATE message arrives (or the source ends cleanly), together with that st
 the sync-log counters: a crash at any point leaves the last checkpoint and exactly the
 records before it, so re-running lands nothing twice and loses nothing.
 
+Throughput (docs/BENCHMARKS.md, "Landing throughput"): per record, Python only validates the
+record and serializes its data once (orjson); ids (`uuid()`), load time, generation and the
+empty `_airbyte_meta` are filled in by DuckDB in the INSERT … SELECT. `_airbyte_data` reaches
+DuckDB as an Arrow `arrow.json` column, so DuckDB does not parse it again (orjson's output is
+valid JSON and UTF-8). Each batch is inserted on one writer thread while the caller's thread
+reads and validates the next batch (DuckDB releases the GIL); every checkpoint, quarantine
+write and rollback first waits for that insert, so the transaction boundaries are unchanged.
+
 Anything that cannot be landed goes to `raw._refinery_quarantine` with the reason and the
 original bytes, in the same transaction as its neighbours. See docs/raw-layer.md.
 """
@@ -15,7 +23,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from array import array
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +50,9 @@ from ingestion.protocol import (
 from ingestion.warehouse import connect, quote_identifier
 
 RAW_SCHEMA = "raw"
+# Arrow's `arrow.json` type: DuckDB takes such a column as JSON without parsing it again. Only
+# orjson's output goes in (valid JSON, valid UTF-8).
+JSON_TYPE = pa.json_(pa.large_string())
 ROLES = {"documents", "annotations", "records"}
 
 BOOKKEEPING_DDL = [
@@ -137,20 +150,61 @@ def table_name(source_name: str, stream_name: str) -> str:
     return f"{source_name}__{stream_name}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Buffer:
-    ids: list[str] = field(default_factory=list)
-    extracted: list[int] = field(default_factory=list)
-    metas: list[str] = field(default_factory=list)
-    data: list[str] = field(default_factory=list)
+    """The records of one stream not yet inserted, already in Arrow's memory layout.
+
+    The serialized records are appended to one growing `data` buffer with their end offsets,
+    rather than kept as one bytes object each: tens of thousands of live KB-sized objects per
+    batch made the allocator return and re-fault memory (~170k page faults, ~0.3 s of system CPU
+    per 150k records on the 2-core VM, see docs/BENCHMARKS.md). A flushed
+    batch keeps its buffers (the writer thread reads them); the next batch starts new ones.
+    """
+
+    extracted: array = field(default_factory=lambda: array("q"))  # emitted_at, epoch ms
+    ends: array = field(default_factory=lambda: array("q", [0]))  # offsets of each record in `data`
+    data: bytearray = field(default_factory=bytearray)  # the serialized `_airbyte_data`, back to back
+    metas: dict[int, str] = field(default_factory=dict)  # row → `_airbyte_meta` of records with changes
     quarantine: list[tuple[str, bytes]] = field(default_factory=list)
     pending: StreamCounts = field(default_factory=StreamCounts)
 
     def clear(self) -> None:
-        self.ids.clear()
-        self.extracted.clear()
-        self.metas.clear()
-        self.data.clear()
+        self.extracted = array("q")
+        self.ends = array("q", [0])
+        self.data = bytearray()
+        self.metas = {}
+
+
+class _Writer:
+    """Runs batch inserts on one thread, one at a time, while the caller prepares the next batch.
+
+    The caller uses the connection itself only after `wait()`, so the connection is never used by
+    two threads at once; an insert's error is raised by the next `submit()` or `wait()`. The
+    thread starts with the first full batch: a sync smaller than one batch never starts it.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refinery-writer")
+        self._pending = self._pool.submit(work)
+
+    def wait(self) -> None:
+        """Block until the submitted insert is done; raise its error."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self) -> None:
+        """Let a running insert finish (its error is dropped: only a failing sync closes with one pending)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._pending = None
 
 
 ProgressCallback = Callable[[str, dict[str, StreamCounts]], None]
@@ -159,11 +213,29 @@ ProgressCallback = Callable[[str, dict[str, StreamCounts]], None]
 class DuckDBDestination:
     """Land one source's messages in the warehouse file."""
 
-    def __init__(self, database: Path, source_name: str, kind: str, batch_size: int = 5_000) -> None:
+    def __init__(
+        self,
+        database: Path,
+        source_name: str,
+        kind: str,
+        batch_size: int = 20_000,
+        batch_bytes: int = 16 * 2**20,
+        duckdb_threads: int | None = 1,
+    ) -> None:
+        """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data.
+
+        `duckdb_threads`: DuckDB's worker threads while the sync runs (restored after; None: leave
+        DuckDB's setting). One by default: a batch insert gains nothing from more (measured in
+        bench/landing.py), and extra DuckDB threads only take CPU from the thread reading the source.
+        """
         self.database = database
         self.source_name = source_name
         self.kind = kind
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.duckdb_threads = duckdb_threads
+        self._writer: _Writer | None = None  # set while run() is running
+        self._empty_meta = ""
 
     # -- state -----------------------------------------------------------------------------------
     def saved_state(self) -> list[dict[str, Any]]:
@@ -206,13 +278,19 @@ class DuckDBDestination:
         committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
         buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
         errors: list[str] = []
+        batch_size, batch_bytes = self.batch_size, self.batch_bytes
         con = connect(self.database)
+        self._writer = _Writer()
+        restore_threads = None
         try:
+            if self.duckdb_threads is not None:
+                restore_threads = con.execute("select current_setting('threads')").fetchone()[0]
+                con.execute(f"set threads = {int(self.duckdb_threads)}")
             _ensure_bookkeeping(con)
             self._close_interrupted(con)
             schema_changes: dict[str, list[tuple[str, str, str | None, str | None]]] = {}
             generations = self._prepare_streams(con, specs, sync_id, started, schema_changes)
-            empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
+            self._empty_meta = orjson.dumps({"sync_id": sync_id, "changes": []}).decode()
             con.begin()
             last_report = time.monotonic()
             try:
@@ -234,17 +312,19 @@ class DuckDBDestination:
                         if problem:
                             self._quarantine_into(buffers, committed, message.stream, problem, data)
                             continue
-                        buffer.ids.append(str(uuid.uuid4()))
-                        buffer.extracted.append(message.emitted_at)
-                        buffer.metas.append(
-                            empty_meta
-                            if not message.changes
-                            else orjson.dumps({"sync_id": sync_id, "changes": message.changes}).decode()
-                        )
-                        buffer.data.append(data.decode())
-                        buffer.pending.read += 1
-                        buffer.pending.bytes += message.size or len(data)
-                        if len(buffer.ids) >= self.batch_size:
+                        extracted = buffer.extracted
+                        if message.changes:
+                            buffer.metas[len(extracted)] = orjson.dumps(
+                                {"sync_id": sync_id, "changes": message.changes}
+                            ).decode()
+                        extracted.append(message.emitted_at)
+                        batch_data = buffer.data
+                        batch_data += data
+                        buffer.ends.append(len(batch_data))
+                        pending = buffer.pending
+                        pending.read += 1
+                        pending.bytes += message.size or len(data)
+                        if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
                             self._flush(con, message.stream, buffer, generations[message.stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
@@ -264,6 +344,7 @@ class DuckDBDestination:
                     raise SourceFailed("; ".join(errors))
                 self._checkpoint(con, buffers, committed, generations, sync_id, None, final=True)
             except BaseException as exc:
+                self._writer.close()  # the running insert finishes (or fails) before the rollback
                 con.rollback()
                 error = _describe(exc)
                 self._finish_log(con, sync_id, committed, "failed", error)
@@ -274,6 +355,10 @@ class DuckDBDestination:
                 )
             return SyncResult(sync_id, self.source_name, "succeeded", None, started, _now(), committed, schema_changes)
         finally:
+            self._writer.close()
+            self._writer = None
+            if restore_threads is not None:
+                con.execute(f"set threads = {int(restore_threads)}")
             con.close()
 
     # -- internals -------------------------------------------------------------------------------
@@ -382,31 +467,62 @@ class DuckDBDestination:
         buffer.pending.quarantined += 1
         buffer.pending.bytes += len(raw)
 
-    def _flush(self, con: duckdb.DuckDBPyConnection, stream: str, buffer: _Buffer, generation: int) -> None:
-        if buffer.ids:
-            count = len(buffer.ids)
-            batch = pa.table(
-                {
-                    "_airbyte_raw_id": pa.array(buffer.ids, pa.string()),
-                    "_airbyte_extracted_at": pa.array(buffer.extracted, pa.timestamp("ms", tz="UTC")),
-                    "_airbyte_loaded_at": pa.array([_now()] * count, pa.timestamp("us", tz="UTC")),
-                    "_airbyte_meta": pa.array(buffer.metas, pa.string()),
-                    "_airbyte_generation_id": pa.array([generation] * count, pa.int64()),
-                    "_airbyte_data": pa.array(buffer.data, pa.string()),
-                }
-            )
+    def _flush(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        stream: str,
+        buffer: _Buffer,
+        generation: int,
+        background: bool = True,
+    ) -> None:
+        """Insert the buffered records as one Arrow batch into the open transaction.
+
+        `background`: on the writer thread (the caller goes on reading); else here, after the
+        writer's pending insert.
+        """
+        count = len(buffer.extracted)
+        if not count:
+            return
+        if buffer.metas:
+            metas: pa.Array = pa.array([buffer.metas.get(row) for row in range(count)], pa.large_string())
+            metas = pa.ExtensionArray.from_storage(JSON_TYPE, metas)
+        else:
+            metas = pa.nulls(count, JSON_TYPE)
+        batch = pa.table(
+            {
+                "extracted_at": pa.Array.from_buffers(
+                    pa.timestamp("ms", tz="UTC"), count, [None, pa.py_buffer(buffer.extracted)]
+                ),
+                "meta": metas,
+                "data": pa.ExtensionArray.from_storage(
+                    JSON_TYPE,
+                    pa.Array.from_buffers(
+                        pa.large_string(), count, [None, pa.py_buffer(buffer.ends), pa.py_buffer(buffer.data)]
+                    ),
+                ),
+            }
+        )
+        sql = (
+            f"insert into {RAW_SCHEMA}.{quote_identifier(table_name(self.source_name, stream))} "
+            "select uuid()::varchar, extracted_at, $loaded_at, coalesce(meta, $empty_meta::json), $generation, data "
+            "from _refinery_batch"
+        )
+        params = {"loaded_at": _now(), "empty_meta": self._empty_meta, "generation": generation}
+
+        def insert() -> None:
             con.register("_refinery_batch", batch)
             try:
-                table = quote_identifier(table_name(self.source_name, stream))
-                con.execute(
-                    f"insert into {RAW_SCHEMA}.{table} select _airbyte_raw_id, _airbyte_extracted_at, "
-                    "_airbyte_loaded_at, _airbyte_meta::json, _airbyte_generation_id, _airbyte_data::json "
-                    "from _refinery_batch"
-                )
+                con.execute(sql, params)
             finally:
                 con.unregister("_refinery_batch")
-            buffer.pending.landed += count
-            buffer.clear()
+
+        if background:
+            self._writer.submit(insert)
+        else:
+            self._writer.wait()
+            insert()
+        buffer.pending.landed += count
+        buffer.clear()
 
     def _flush_quarantine(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, buffer: _Buffer) -> None:
         if buffer.quarantine:
@@ -432,9 +548,11 @@ class DuckDBDestination:
     ) -> None:
         """Flush every buffer, save the state, update counters and commit — one transaction."""
         now = _now()
+        self._writer.wait()  # every record before the state is in the transaction; the connection is ours again
         for stream, buffer in buffers.items():
             if stream in generations:
-                self._flush(con, stream, buffer, generations[stream])
+                self._flush(con, stream, buffer, generations[stream], background=False)
+        for stream, buffer in buffers.items():
             self._flush_quarantine(con, sync_id, stream, buffer)
         if state is not None:
             if state.state_type == "STREAM":

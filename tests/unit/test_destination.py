@@ -5,9 +5,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
 from ingestion.destination import DuckDBDestination, StreamSpec
@@ -302,3 +304,72 @@ def test_schema_changes_are_recorded_per_stream(db):
         ("removed", "name", "string", None),
         ("retyped", "price", "INTEGER", "DECIMAL(10,2)"),
     ]
+
+
+def test_raw_layout_ids_and_meta_are_filled_per_record(db):
+    changes = [{"field": "text", "change": "TRUNCATED", "reason": "SOURCE_FIELD_SIZE_LIMITATION"}]
+    with_changes = Record("docs", {"id": "k2", "text": "cut"}, 1_700_000_000_002, changes=changes)
+    destination = DuckDBDestination(db, "src", "files", batch_size=2)
+    result = destination.run([DOCS], [rec(1), with_changes, rec(3), rec(4), rec(5)])
+    assert result.total("landed") == 5
+    types = query(
+        db,
+        "select column_name, data_type from duckdb_columns() where table_name = 'src__docs' order by column_index",
+    )
+    assert types == [
+        ("_airbyte_raw_id", "VARCHAR"),
+        ("_airbyte_extracted_at", "TIMESTAMP WITH TIME ZONE"),
+        ("_airbyte_loaded_at", "TIMESTAMP WITH TIME ZONE"),
+        ("_airbyte_meta", "JSON"),
+        ("_airbyte_generation_id", "BIGINT"),
+        ("_airbyte_data", "JSON"),
+    ]
+    rows = query(
+        db,
+        "select _airbyte_data ->> 'id', _airbyte_meta::varchar, _airbyte_raw_id, _airbyte_data::varchar "
+        "from raw.src__docs order by 1",
+    )
+    metas = {key: orjson.loads(meta) for key, meta, _, _ in rows}
+    assert metas["k2"] == {"sync_id": result.sync_id, "changes": changes}
+    assert all(metas[key] == {"sync_id": result.sync_id, "changes": []} for key in ("k1", "k3", "k4", "k5"))
+    ids = [raw_id for _, _, raw_id, _ in rows]
+    assert len(set(ids)) == 5
+    assert all(str(uuid.UUID(raw_id)) == raw_id for raw_id in ids)
+    assert rows[0][3] == '{"id":"k1","text":"text 1"}'  # the data as orjson serializes it, unchanged
+
+
+def test_a_batch_that_fails_to_insert_fails_the_sync_and_keeps_the_last_checkpoint(db):
+    db.parent.mkdir(parents=True)
+    with duckdb.connect(str(db)) as con:  # a constraint the 6th record breaks, inside a background batch
+        con.execute("create schema raw")
+        con.execute(
+            """create table raw.src__docs (_airbyte_raw_id varchar not null, _airbyte_extracted_at timestamptz not null,
+            _airbyte_loaded_at timestamptz, _airbyte_meta json, _airbyte_generation_id bigint,
+            _airbyte_data json check (_airbyte_data ->> 'id' <> 'k6'))"""
+        )
+    messages = [rec(1), rec(2), stream_state_message("docs", {"upto": 2}), *[rec(i) for i in range(3, 12)]]
+    destination = DuckDBDestination(db, "src", "files", batch_size=2)
+    result = destination.run([DOCS], messages)
+    assert result.status == "failed"
+    assert "Constraint" in result.error
+    assert query(db, "select _airbyte_data ->> 'id' from raw.src__docs order by 1") == [("k1",), ("k2",)]
+    assert destination.stream_states() == {"docs": {"upto": 2}}
+    assert query(db, "select status, records_landed from raw._refinery_sync_log") == [("failed", 2)]
+
+
+def test_batches_are_cut_by_bytes_and_every_record_lands_once(db):
+    big = [Record("docs", {"id": f"k{i}", "text": "x" * 1000}, 1) for i in range(50)]
+    destination = DuckDBDestination(db, "src", "files", batch_size=1_000, batch_bytes=4_000)
+    flushed = []
+    original = destination._flush
+
+    def counting(con, stream, buffer, generation, background=True):
+        flushed.append(len(buffer.extracted))
+        original(con, stream, buffer, generation, background)
+
+    destination._flush = counting
+    result = destination.run([DOCS], [*big[:25], stream_state_message("docs", {}), *big[25:]])
+    assert result.total("landed") == 50
+    assert query(db, "select count(*), count(distinct _airbyte_data ->> 'id') from raw.src__docs") == [(50, 50)]
+    assert max(flushed) == 4  # 4 records of ~1 KB reach batch_bytes
+    assert sum(flushed) == 50
