@@ -11,7 +11,7 @@ included), rows/s and MB/s of JSON. The tables are dropped afterwards.
 
     .venv/bin/python bench/db_readers.py --rows 200000 --runs 3
 
-Results and method: docs/benchmarks/database-readers.md (`reader: auto` follows them).
+Results and method: docs/BENCHMARKS.md ("Database readers") (`reader: auto` follows them).
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
 TABLE_KEYS = {"name", "cursor_field", "primary_key", "full_refresh", "text_field", "group_field"}
 READERS = ("auto", "driver", "duckdb")
 # What `reader: auto` uses, per kind: the faster reader measured by bench/db_readers.py
-# (numbers and method in docs/benchmarks/database-readers.md). Re-measure before changing.
+# (numbers and method in docs/BENCHMARKS.md ("Database readers")). Re-measure before changing.
 AUTO_READER = {"postgres": "driver", "mysql": "duckdb", "sqlite": "driver"}
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 DEFAULT_USERS = {"postgres": "postgres", "mysql": "root"}
