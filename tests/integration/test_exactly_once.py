@@ -258,7 +258,6 @@ def warehouse_fingerprint(home: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.slow
 def test_a_second_refinery_run_while_one_is_writing_exits_3_and_changes_nothing(tmp_path, fake_connectors):
     gate = tmp_path / "release"
     connector = {
