@@ -157,7 +157,7 @@ def test_faker_killed_at_random_points_then_completed_lands_each_key_once_in_sta
     for _ in range(6):
         process = subprocess.Popen([*command, "cached"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert process.stdout.readline() == b"reading\n", process.communicate()
-        # records flow a few seconds after the connector starts; faker then reads ~5000 records a second: kill within the next second
+        # records flow a few seconds after the connector starts, then ~5000 a second: kill within the next second
         assert process.stdout.readline() == b"records\n", process.communicate()
         time.sleep(rng.uniform(0.0, 1.0))
         process.send_signal(signal.SIGKILL)
