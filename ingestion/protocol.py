@@ -10,8 +10,9 @@ LEGACY forms), LOG, TRACE, CATALOG, SPEC, CONNECTION_STATUS, CONTROL.
 Malformed input and its reasons (the same checks run on `kind: files` JSONL lines, see
 `parse_json_object`; docs/raw-layer.md has the table):
 
-- a line longer than `MAX_RECORD_BYTES` (env `REFINERY_MAX_RECORD_BYTES`, default 16 MiB)
-  is quarantined unparsed, with its size and the limit;
+- a record longer than `MAX_RECORD_BYTES` (env `REFINERY_MAX_RECORD_BYTES`, default 16 MiB)
+  is quarantined unparsed, with its size and the limit (a connector line that starts with
+  another message type, e.g. a large CATALOG or STATE, is exempt);
 - a raw NUL byte, invalid UTF-8, invalid JSON: quarantined with the position;
 - a key repeated in one JSON object (`{"id": 1, "id": 2}`; orjson would keep the last value
   silently): quarantined as "duplicate key 'id'". A cheap pre-check runs on every object
@@ -151,7 +152,7 @@ def parse_line(line: bytes, max_bytes: int | None = None) -> Message:
     """
     limit = MAX_RECORD_BYTES if max_bytes is None else max_bytes
     size = content_length(line)
-    if size > limit:
+    if size > limit and _declared_type(line) in (None, "RECORD"):  # a large CATALOG or STATE is still read
         return Quarantined(reason=oversized_reason(size, limit), raw=line, stream=_stream_hint_prefix(line))
     stripped = line.strip()
     try:
@@ -257,6 +258,15 @@ def duplicate_key(text: bytes, decoded: Any) -> str | None:
 _PREFIX_STREAM = re.compile(
     rb'^\s*\{\s*"type"\s*:\s*"RECORD"\s*,\s*"record"\s*:\s*\{\s*"stream"\s*:\s*"([^"\\]{1,200})"'
 )
+
+
+_PREFIX_TYPE = re.compile(rb'^\s*\{\s*"type"\s*:\s*"([A-Z_]{1,40})"')
+
+
+def _declared_type(line: bytes) -> str | None:
+    """The message type of a line that starts with it (as Airbyte connectors write), else None."""
+    match = _PREFIX_TYPE.match(line[:256])
+    return match.group(1).decode() if match else None
 
 
 def _stream_hint_prefix(line: bytes) -> str:

@@ -287,3 +287,41 @@ def test_records_with_hostile_field_values_keep_their_raw_record(tmp_path):
     db = tmp_path / "refinery.duckdb"
     DuckDBDestination(db, "shop", "airbyte").run([StreamSpec("users", primary_key="id")], [message])
     assert quarantine(db) == [("users", "missing primary key field 'id'", line)]
+
+
+def test_a_packaged_connectors_bad_lines_are_counted_on_their_stream(tmp_path, monkeypatch):
+    """Through the real connector runner: a subprocess printing bad lines for its stream 'Users'."""
+    from tests.integration.fake_connector import REQUIREMENT, install_fake_connector, yaml_config
+
+    install_fake_connector(tmp_path / "connectors")
+    monkeypatch.setenv("REFINERY_CONNECTORS_DIR", str(tmp_path / "connectors"))
+    monkeypatch.setattr(protocol, "MAX_RECORD_BYTES", 300)
+    record = '{"type": "RECORD", "record": {"stream": "Users", "data": %s, "emitted_at": 1}}'
+    bad = [
+        record % '{"id": 1, "id": 2}',
+        record % ('{"id": 3, "bio": "' + "b" * 300 + '"}'),
+        record % '{"id": [4]}',
+        record % '{"id": 5',
+    ]
+    connector = {"streams": [{"name": "Users", "primary_key": "id", "records": 10}], "extra_lines": bad}
+    config_path = tmp_path / "refinery.yml"
+    config_path.write_text(
+        f"sources: {{api: {{kind: airbyte, connector: '{REQUIREMENT}', config: {yaml_config(connector)}}}}}"
+    )
+    config = load_config(config_path, home=tmp_path / "home")
+    result = sync_source(config, "api", say=lambda _: None)
+    assert result.status == "succeeded", result.error
+    db = config.database_path
+    got = query(db, "select stream_name, reason, raw_bytes from raw._refinery_quarantine order by reason")
+    assert got == [
+        ("users", "duplicate key 'id'", bad[0].encode() + b"\n"),
+        ("_unknown", "invalid JSON: unexpected end of data: line 1 column 85 (char 84)", bad[3].encode() + b"\n"),
+        ("users", "primary key field 'id' is an array, expected a string or a number", bad[2].encode() + b"\n"),
+        (
+            "users",
+            "record of 396 bytes exceeds the maximum record size of 300 bytes "
+            "(set REFINERY_MAX_RECORD_BYTES to raise it)",
+            bad[1].encode() + b"\n",
+        ),
+    ]
+    assert sync_log(db) == {"users": (13, 10, 3), "_unknown": (1, 0, 1)}
