@@ -233,9 +233,11 @@ def could_have_duplicate_keys(text: bytes, decoded: Any) -> bool:
     ':' literally. A member dropped as a duplicate takes at least its own ':' with it, so
     the text then has more ':' than the re-serialization. The converse fails only when a
     string spells ':' as an escape (\\u003a), which sends the object to the exact check.
-    Cost: one orjson.dumps and two byte counts (about 1 µs for a 400-byte record).
+    Cost: one orjson.dumps and two byte counts (1.5 µs for a 400-byte record on the 2-core machine).
     """
-    return text.count(b":") != orjson.dumps(decoded).count(b":") or b"\\u003" in text
+    if text.count(b":") != orjson.dumps(decoded).count(b":"):
+        return True
+    return b"\\" in text and (b"\\u003a" in text or b"\\u003A" in text)  # memchr first: most texts have no "\\"
 
 
 def duplicate_key(text: bytes, decoded: Any) -> str | None:

@@ -109,13 +109,10 @@ class FilesSource:
                 if not line:
                     break
                 number += 1
-                size = protocol.content_length(line)
-                if size > limit:
+                if len(line) > limit and protocol.content_length(line) > limit:
                     line = _whole_line(handle, line)
-                    size = protocol.content_length(line)
-                    yield Quarantined(
-                        f"{key} line {number}: {protocol.oversized_reason(size, limit)}", line, self.stream
-                    )
+                    reason = protocol.oversized_reason(protocol.content_length(line), limit)
+                    yield Quarantined(f"{key} line {number}: {reason}", line, self.stream)
                     continue
                 text = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
                 if not text.strip():
@@ -126,7 +123,7 @@ class FilesSource:
                 if problem is not None:
                     yield Quarantined(f"{key} line {number}: {problem}", line, self.stream)
                     continue
-                yield Record(self.stream, data, emitted_at, size=size)
+                yield Record(self.stream, data, emitted_at, size=len(line))
 
     def _read_csv(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
         """Rows of a UTF-8 CSV file with a header; a bad row is quarantined with its original bytes.
