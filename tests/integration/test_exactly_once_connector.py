@@ -175,20 +175,24 @@ def test_faker_killed_at_random_points_then_completed_lands_each_key_once_in_sta
     status, _ = final.stdout.splitlines()[-1].split(" ", 1)
     assert status == "succeeded"
     per_sync = check_each_sync(db)
-    (final_sync,) = rows(db, "select sync_id from raw._refinery_sync_log where status = 'succeeded' limit 1")[0]
+    (final_sync,) = rows(db, "select sync_id from raw._refinery_sync_log order by started_at desc limit 1")[0]
+
+    # an uninterrupted reference run into a fresh warehouse
+    reference_home = tmp_path / "reference"
+    reference_run = subprocess.run(
+        [*command[:3], str(reference_home), "full"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert reference_run.returncode == 0, reference_run.stderr
+    reference_db = reference_home / "warehouse" / "refinery.duckdb"
     reference = {
-        stream: set(
-            rows(
-                db,
-                f"select _airbyte_data ->> 'id' from raw.shop__{stream} where _airbyte_meta ->> 'sync_id' = ?",
-                [final_sync],
-            )
-        )
-        for stream in STREAMS
+        stream: set(rows(reference_db, f"select _airbyte_data ->> 'id' from raw.shop__{stream}")) for stream in STREAMS
     }
+    for stream in STREAMS:
+        last = f"select _airbyte_data ->> 'id' from raw.shop__{stream} where _airbyte_meta ->> 'sync_id' = ?"
+        assert set(rows(db, last, [final_sync])) == reference[stream]
     assert len(reference["users"]) == USERS
     for stream in STREAMS:
-        # the interrupted syncs added no key the uninterrupted one lacks; their repeats are the only extra rows
+        # the interrupted syncs added no key the reference lacks; their repeats are the only extra rows
         everything = set(rows(db, f"select distinct _airbyte_data ->> 'id' from raw.shop__{stream}"))
         assert everything == reference[stream]
         total = rows(db, f"select count(*) from raw.shop__{stream}")[0][0]
