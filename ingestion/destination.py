@@ -46,6 +46,7 @@ from ingestion.protocol import (
     State,
     Trace,
     record_bytes,
+    record_problem,
 )
 from ingestion.warehouse import connect, quote_identifier
 
@@ -310,7 +311,8 @@ class DuckDBDestination:
                         problem = _validate(specs[message.stream], message.data)
                         data = record_bytes(message.data)
                         if problem:
-                            self._quarantine_into(buffers, committed, message.stream, problem, data)
+                            raw = message.raw if message.raw is not None else data  # as it arrived, if known
+                            self._quarantine_into(buffers, committed, message.stream, problem, raw)
                             continue
                         extracted = buffer.extracted
                         if message.changes:
@@ -668,16 +670,8 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
 
 
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:
-    """Why a record cannot be landed in this stream, or None."""
-    if spec.primary_key and data.get(spec.primary_key) in (None, ""):
-        return f"missing primary key field {spec.primary_key!r}"
-    if spec.role == "documents" and spec.text_field:
-        if spec.text_field not in data:
-            return f"missing text field {spec.text_field!r}"
-        value = data[spec.text_field]
-        if value is not None and not isinstance(value, str):
-            return f"text field {spec.text_field!r} is {type(value).__name__}, expected a string"
-    return None
+    """Why a record cannot be landed in this stream, or None (rules: protocol.record_problem)."""
+    return record_problem(data, spec.primary_key, spec.text_field if spec.role == "documents" else None)
 
 
 def _merged(committed: dict[str, StreamCounts], buffers: dict[str, _Buffer]) -> dict[str, StreamCounts]:

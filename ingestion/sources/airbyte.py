@@ -40,7 +40,7 @@ from typing import Any
 
 from ingestion.config import ConfigError, SourceConfig, resolve_env_config, table_stream_name
 from ingestion.destination import SourceFailed, StreamSpec
-from ingestion.protocol import Log, Message, Other, Record, Trace, parse_line
+from ingestion.protocol import Log, Message, Other, Quarantined, Record, Trace, parse_line
 from ingestion.sources import SavedState
 
 INSTALLED_MARKER = ".refinery-installed"
@@ -273,6 +273,8 @@ class AirbyteConnectorSource:
         ):
             if isinstance(message, Record):
                 message.stream = renames.get(message.stream, table_stream_name(message.stream))
+            elif isinstance(message, Quarantined) and message.stream in renames:
+                message.stream = renames[message.stream]  # counted on its stream, not on _unknown
             elif isinstance(message, Log):
                 message.message = self.redact(message.message)
             elif isinstance(message, Trace) and message.trace_type == "ERROR":

@@ -12,26 +12,30 @@ Configuration (refinery.yml)::
       format: jsonl                        # optional: jsonl | csv | parquet (default: by extension)
 
 One stream, `records` (or `stream:`), landed as `raw.<source>__records`. Incremental by
-file: a file is read again only when its size or modification time changed. A line that is
-not a JSON object, a CSV row with the wrong number of fields, or a corrupt Parquet file is
-quarantined with the reason and its bytes; the rest of the file still lands. A file that
-cannot be read (permissions, I/O error) is quarantined with the reason and read again on the
-next run; the other files still land.
+file: a file is read again only when its size or modification time changed. Each bad line or
+row is quarantined with the reason ("<file> line <n>: …") and its original bytes, and the rest
+of the file still lands: a JSONL line that is larger than `REFINERY_MAX_RECORD_BYTES`, not
+UTF-8, holds a NUL byte, is not a JSON object or repeats a key; a CSV row with the wrong
+number of fields, bad quoting or invalid UTF-8; a record without its primary key or text
+field, or with a wrong-typed one. A corrupt Parquet file, or a CSV file whose header cannot
+be read, is quarantined whole. A file that cannot be read (permissions, I/O error) is
+quarantined with the reason and read again on the next run; the other files still land.
+See docs/raw-layer.md, "Malformed input".
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-import orjson
-
+from ingestion import protocol
 from ingestion.config import SourceConfig
 from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record
+from ingestion.protocol import Message, Quarantined, Record, parse_json_object, record_problem
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import changed_bytes, glob_root, matching_files, read_changed_files
 
@@ -49,6 +53,8 @@ class FilesSource:
         self.source = source
         self.pattern = source.resolve_glob(str(source.option("path")))
         self.stream = str(source.option("stream", "records"))
+        self.primary_key = source.option("primary_key")
+        self.text_field = source.option("text_field")
 
     def streams(self) -> list[StreamSpec]:
         text_field = self.source.option("text_field")
@@ -95,55 +101,105 @@ class FilesSource:
         else:
             yield from self._read_parquet(path, key, emitted_at)
 
+    def _problem(self, data: dict) -> str | None:
+        return record_problem(data, self.primary_key, self.text_field)
+
     def _read_jsonl(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
+        limit = protocol.MAX_RECORD_BYTES
         with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
+            number = 0
+            while True:
+                line = handle.readline(limit + 3)  # at most the limit, a line break and one byte more
+                if not line:
+                    break
+                number += 1
+                if len(line) > limit and protocol.content_length(line) > limit:
+                    line = _whole_line(handle, line)
+                    reason = protocol.oversized_reason(protocol.content_length(line), limit)
+                    yield Quarantined(f"{key} line {number}: {reason}", line, self.stream)
                     continue
-                try:
-                    data = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    try:
-                        line.decode("utf-8")
-                        reason = f"{key} line {number}: invalid JSON: {exc}"
-                    except UnicodeDecodeError:
-                        reason = f"{key} line {number}: invalid UTF-8"
-                    yield Quarantined(reason, line, self.stream)
+                text = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
+                if not text.strip():
                     continue
-                if not isinstance(data, dict):
-                    yield Quarantined(
-                        f"{key} line {number}: expected a JSON object, got {type(data).__name__}",
-                        line,
-                        self.stream,
-                    )
+                data, problem = parse_json_object(text)
+                if data is not None:
+                    problem = self._problem(data)
+                if problem is not None:
+                    yield Quarantined(f"{key} line {number}: {problem}", line, self.stream)
                     continue
                 yield Record(self.stream, data, emitted_at, size=len(line))
 
     def _read_csv(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
+        """Rows of a UTF-8 CSV file with a header; a bad row is quarantined with its original bytes.
+
+        The file is split into physical lines here and fed to the csv module one by one, so the
+        exact bytes of each row (one or more lines, when a quoted field holds a line break) are
+        known. A line that is not UTF-8 is decoded with surrogateescape and its row quarantined.
+        """
+        limit = protocol.MAX_RECORD_BYTES
         raw = path.read_bytes()
+        lines = raw.splitlines(keepends=True)
+        if lines and lines[0].startswith(codecs.BOM_UTF8):
+            lines[0] = lines[0][3:]
+        consumed: list[bytes] = []
+        undecodable: list[int] = []
+
+        def text_lines() -> Iterator[str]:
+            for line in lines:
+                consumed.append(line)
+                try:
+                    yield line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    undecodable.append(sum(map(len, consumed[:-1])) + exc.start)
+                    yield line.decode("utf-8", "surrogateescape")
+
+        previous_limit = csv.field_size_limit()
+        csv.field_size_limit(max(previous_limit, limit))  # a field may be as large as a record
         try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            yield Quarantined(f"{key}: invalid UTF-8 ({exc})", raw, self.stream)
-            return
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        if not header:
-            return
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                buffer = io.StringIO()
-                csv.writer(buffer).writerow(row)
-                yield Quarantined(
-                    f"{key} line {reader.line_num}: {len(row)} fields, the header has {len(header)}",
-                    buffer.getvalue().encode(),
-                    self.stream,
-                )
-                continue
-            data = dict(zip(header, row, strict=True))
-            yield Record(self.stream, data, emitted_at, size=sum(len(v) for v in row))
+            reader = csv.reader(text_lines(), strict=True)
+            header: list[str] | None = None
+            while True:
+                consumed.clear()
+                undecodable.clear()
+                first_line = reader.line_num + 1
+                try:
+                    row = next(reader)
+                    problem = None
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    row, problem = None, f"malformed CSV: {exc}"
+                original = b"".join(consumed)
+                size = len(original.rstrip(b"\r\n"))
+                if size > limit:
+                    problem = protocol.oversized_reason(size, limit)
+                elif undecodable:
+                    problem = f"invalid UTF-8 at offset {undecodable[0]}"
+                if header is None:
+                    if problem is None and row:
+                        repeated = sorted({name for name in row if row.count(name) > 1})
+                        if not repeated:
+                            header = row
+                            continue
+                        problem = f"duplicate column {repeated[0]!r} in the header"
+                    elif problem is None:
+                        continue  # blank lines before the header
+                    # without a usable header no row can be read: keep the whole file's bytes
+                    yield Quarantined(f"{key} line {first_line} (header): {problem}", raw, self.stream)
+                    return
+                if problem is None and not row:
+                    continue  # a blank line
+                if problem is None and len(row) != len(header):
+                    problem = f"{len(row)} fields, the header has {len(header)}"
+                if problem is None:
+                    data = dict(zip(header, row, strict=True))
+                    problem = self._problem(data)
+                    if problem is None:
+                        yield Record(self.stream, data, emitted_at, size=size)
+                        continue
+                yield Quarantined(f"{key} line {first_line}: {problem}", original, self.stream)
+        finally:
+            csv.field_size_limit(previous_limit)
 
     def _read_parquet(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
         import pyarrow.parquet as pq
@@ -156,3 +212,29 @@ class FilesSource:
         for batch in table.to_batches(max_chunksize=10_000):
             for data in batch.to_pylist():
                 yield Record(self.stream, data, emitted_at)
+
+
+def _whole_line(handle: BinaryIO, prefix: bytes) -> bytes:
+    """The whole line that starts with `prefix` (just read from `handle`), read into one bytes object.
+
+    The rest of the line is skipped in small chunks to find its end, then the line is read
+    again in one `read`, which allocates the result once: an oversized line is held in memory
+    once, never as chunks plus their join.
+    """
+    start = handle.tell() - len(prefix)
+    end = handle.tell()
+    if not prefix.endswith(b"\n"):
+        while True:
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                end = handle.tell()
+                break
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                end = handle.tell() - len(chunk) + newline + 1
+                break
+    del prefix
+    handle.seek(start)
+    line = handle.read(end - start)
+    handle.seek(end)
+    return line

@@ -43,7 +43,7 @@ def test_files_jsonl_csv_parquet_and_bad_lines(tmp_path, write_config):
     reasons = [m.reason for m in items if isinstance(m, Quarantined)]
     assert reasons[0].startswith("a.jsonl line 3: invalid JSON")
     assert reasons[1] == "a.jsonl line 4: expected a JSON object, got str"
-    assert reasons[2] == "a.jsonl line 6: invalid UTF-8"
+    assert reasons[2] == "a.jsonl line 6: invalid UTF-8 at offset 0"
     assert reasons[3] == "b.csv line 3: 3 fields, the header has 2"
     assert sorted(last_state(items)["records"]["files"]) == ["a.jsonl", "b.csv", "c.parquet"]
 
