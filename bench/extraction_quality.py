@@ -9,13 +9,15 @@ runs, one process, one core). Method, corpus and results: docs/document-extracti
 
     .venv/bin/python bench/extraction_quality.py            # prints Markdown tables
     .venv/bin/python bench/extraction_quality.py --json out.json --repeat 3
+    .venv/bin/python bench/extraction_quality.py --only pdf    # the Debian Reference PDF alone
 
 HTML extractors: `trafilatura` (what the documents source runs, `include_comments=False`),
 trafilatura with `favor_precision` / `favor_recall`, `basic` (the source's standard-library
 stripper) and `naive` (drop <script>/<style> and every tag, keep all other text — no
-boilerplate removal at all). PDF: pypdf `plain` and `layout` extraction modes, and
-pdfminer.six and pypdfium2 when they are importable (they are not Refinery dependencies:
-`PYTHONPATH=<folder with them> .venv/bin/python bench/extraction_quality.py`). DOCX: a
+boilerplate removal at all). PDF: the source's `extract_pdf` (pypdfium2), pypdfium2's
+plain `get_text_range()` per page, pypdf `plain` and `layout` extraction modes (pypdf is a dev
+dependency), and pdfminer.six when it is importable (not a Refinery dependency:
+`PYTHONPATH=<folder with it> .venv/bin/python bench/extraction_quality.py`). DOCX: a
 round trip — each Python-docs reference text written as a DOCX by python-docx (paragraphs,
 plus one table) and read back by the source's DOCX extractor.
 """
@@ -45,6 +47,7 @@ from ingestion.sources.documents import (  # the repository root is put on sys.p
     extract_docx,
     extract_html,
     extract_html_trafilatura,
+    extract_pdf,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -275,42 +278,50 @@ def bench_html(repeat: int) -> dict[str, list[dict]]:
 
 
 def pdf_extractors() -> dict[str, Callable[[bytes], str]]:
-    """pypdf (what the source runs) in both modes, and pdfminer.six / pypdfium2 when they are installed."""
-    from pypdf import PdfReader
+    """The source's extractor (pypdfium2), plain pypdfium2, pypdf in both modes, and pdfminer.six if installed."""
+    import pypdfium2
 
-    def pypdf_mode(mode: str) -> Callable[[bytes], str]:
-        return lambda raw: "\n".join(
-            page.extract_text(extraction_mode=mode) for page in PdfReader(io.BytesIO(raw)).pages
-        )
+    def pdfium_plain(raw: bytes) -> str:
+        document = pypdfium2.PdfDocument(raw)
+        try:
+            return "\n".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+        finally:
+            document.close()
 
-    extractors = {"pypdf plain (Refinery)": pypdf_mode("plain"), "pypdf layout": pypdf_mode("layout")}
-    try:  # not Refinery dependencies: `pip install pdfminer.six pypdfium2` to compare
+    extractors = {
+        "pypdfium2 (Refinery: extract_pdf)": lambda raw: extract_pdf(raw).text,
+        "pypdfium2 get_text_range()": pdfium_plain,
+    }
+    try:  # a dev dependency, the source's extractor until pypdfium2 replaced it
+        from pypdf import PdfReader
+
+        def pypdf_mode(mode: str) -> Callable[[bytes], str]:
+            return lambda raw: "\n".join(
+                page.extract_text(extraction_mode=mode) for page in PdfReader(io.BytesIO(raw)).pages
+            )
+
+        extractors |= {"pypdf plain": pypdf_mode("plain"), "pypdf layout": pypdf_mode("layout")}
+    except ImportError:
+        pass
+    try:  # not a Refinery dependency: `pip install pdfminer.six` to compare
         from pdfminer.high_level import extract_text
 
         extractors["pdfminer.six (not installed by Refinery)"] = lambda raw: extract_text(io.BytesIO(raw))
-    except ImportError:
-        pass
-    try:
-        import pypdfium2
-
-        def pdfium(raw: bytes) -> str:
-            document = pypdfium2.PdfDocument(raw)
-            return "\n".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
-
-        extractors["pypdfium2 (not installed by Refinery)"] = pdfium
     except ImportError:
         pass
     return extractors
 
 
 def bench_pdf(repeat: int) -> list[dict]:
-    from pypdf import PdfReader
+    import pypdfium2
 
     rows = []
     for pdf in sorted((DATA / "debian-reference" / "pdf").glob("*.pdf")):
         reference = (DATA / "debian-reference" / "reference" / pdf.name.replace(".pdf", ".txt")).read_text("utf-8")
         raw = pdf.read_bytes()
-        pages = len(PdfReader(io.BytesIO(raw)).pages)
+        document = pypdfium2.PdfDocument(raw)
+        pages = len(document)
+        document.close()
         for name, extractor in pdf_extractors().items():
             with captured_library_warnings():
                 outputs, seconds = timed(lambda ex=extractor, raw=raw: [ex(raw)], repeat)
@@ -376,21 +387,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per extractor; the fastest counts (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--only", choices=("html", "pdf", "docx"), action="append", help="run only this part (repeatable; default all)"
+    )
     args = parser.parse_args(argv)
+    parts = set(args.only or ("html", "pdf", "docx"))
     if not (DATA / "python-docs").is_dir():
         print(f"{DATA} has no corpus: see bench/data/README.md", file=sys.stderr)
         return 1
-    results = {
-        "machine": machine(),
-        "html": bench_html(args.repeat),
-        "pdf": bench_pdf(args.repeat),
-        "docx": bench_docx(args.repeat),
-    }
+    results: dict = {"machine": machine()}
     print("Machine: " + ", ".join(f"{k} {v}" for k, v in results["machine"].items()) + "\n")
-    for corpus, rows in results["html"].items():
-        print(markdown(f"HTML: {corpus}", rows))
-    print(markdown("PDF: debian-reference chapters 3-4 (pypdf)", results["pdf"]))
-    print(markdown("DOCX round trip", results["docx"]))
+    if "html" in parts:
+        results["html"] = bench_html(args.repeat)
+        for corpus, rows in results["html"].items():
+            print(markdown(f"HTML: {corpus}", rows))
+    if "pdf" in parts:
+        results["pdf"] = bench_pdf(args.repeat)
+        print(markdown("PDF: debian-reference chapters 3-4", results["pdf"]))
+    if "docx" in parts:
+        results["docx"] = bench_docx(args.repeat)
+        print(markdown("DOCX round trip", results["docx"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
