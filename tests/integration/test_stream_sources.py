@@ -477,7 +477,7 @@ FAULT_SYNC = textwrap.dedent("""
 
 def kill_repeatedly(config_path: Path, target: str, kills: int, seed: int, producing) -> int:
     """Start the sync loop in a subprocess and SIGKILL it `kills` times at seeded random points."""
-    rng = random.Random(seed)
+    rng = random.Random(seed + int(os.environ.get("REFINERY_FAULT_SEED", "0")))
     script = config_path.parent / "fault_sync.py"
     script.write_text(FAULT_SYNC)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
