@@ -16,6 +16,12 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
+# `make test` inherits the Makefile's REFINERY_HOME (the checkout, for `make demo`): a test that
+# loads a config without naming a home must get the config's own folder, never the checkout's
+# warehouse, so no test can read or write another test's (or the demo's) data.
+for _key in ("REFINERY_HOME", "REFINERY_CONFIG", "DAGSTER_HOME"):
+    os.environ.pop(_key, None)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
