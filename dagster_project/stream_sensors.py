@@ -3,10 +3,11 @@
 Each tick asks the broker cheaply whether anything waits for Refinery (Redis: the consumer
 group's lag + pending, XINFO; NATS: the durable consumer's num_pending + num_ack_pending)
 and, if so, requests a run of that source's ingestion assets. The run key names the
-broker's position (last id / sequence, what the group has consumed), so a tick that sees the
-same backlog as the last one requests nothing new, and no run is requested while one for
-the source is still queued or running. `sensor_interval_seconds` (default 30; 0 = no
-sensor) sets the minimum time between ticks.
+broker's position (last id / sequence, what the group has consumed) and the source's latest
+finished run, so a tick that sees the same backlog as the last one requests nothing new
+until a run has finished (whatever its outcome: a failed run is retried), and no run is
+requested while one for the source is still queued or running. `sensor_interval_seconds`
+(default 30; 0 = no sensor) sets the minimum time between ticks.
 """
 
 import dagster as dg
@@ -60,8 +61,12 @@ def stream_sensor(config: Config, name: str) -> dg.SensorDefinition:
             return dg.SkipReason(f"cannot check '{name}': {exc}")
         if waiting <= 0:
             return dg.SkipReason(f"nothing new in '{name}' (position {position})")
+        # Dagster never reuses a run key: with the position alone, a run that failed before
+        # reading (warehouse busy) would leave a quiet stream's backlog until a new event came
+        last_run = context.instance.get_run_records(filters=dg.RunsFilter(tags={SOURCE_TAG: name}), limit=1)
+        after = last_run[0].dagster_run.run_id if last_run else "none"
         return dg.RunRequest(
-            run_key=f"{name}:{position}",
+            run_key=f"{name}:{position}:after:{after}",
             asset_selection=keys,
             tags={SOURCE_TAG: name, "refinery/waiting": str(waiting)},
         )

@@ -45,7 +45,9 @@ after it is landed once. A payload that is not UTF-8, not JSON or not a JSON obj
 quarantined with its bytes (and acknowledged with its batch). Entries the broker deleted
 before Refinery read them (MAXLEN/MINID trimming, XDEL, JetStream limits) are counted in the
 state's `gap_entries`, reported by a Log WARN and a quarantine row whose reason gives the
-count; they cannot be recovered. See docs/sources/streams.md.
+count; they cannot be recovered. With no saved state at all (a new or rebuilt warehouse), an
+existing group / durable is reset per `start` (a WARN), since its position is an earlier
+reader's. See docs/sources/streams.md.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -207,19 +209,30 @@ def _env(source: SourceConfig, key: str) -> str | None:
     return value
 
 
+USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@")
+
+
 def redact_url(url: str) -> str:
-    """The URL with its user and password replaced by '***' (safe for errors and logs)."""
-    parts = urlsplit(url)
-    if not (parts.password or parts.username):
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """The URL with its user, password or token replaced by '***' (safe for errors and logs).
+
+    Written without urlsplit so that a URL without a scheme (`TOKEN@host:4222`, which the NATS
+    client accepts) or with a bad port is redacted too.
+    """
+    return USERINFO.sub(r"\1***@", url, count=1)
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every credential part of a URL (the whole user info, the user or token, the password), as written and decoded."""
+    match = USERINFO.match(url)
+    if not match or not match.group(2):
+        return []
+    userinfo = match.group(2)
+    parts = [userinfo, *userinfo.split(":", 1)]
+    return [value for part in parts if part for value in (part, unquote(part))]
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):  # "user:pass" before "user"
         if secret:
             text = text.replace(secret, "***")
     return text
@@ -330,24 +343,42 @@ class RedisStreamSource:
 
     def unavailable(self, exc: Exception) -> StreamUnavailable:
         url = self.url()
-        secrets = [p for p in (urlsplit(url).password, url) if p]
+        secrets = [url, *url_secrets(url)]
         return StreamUnavailable(
             f"source '{self.source.name}': Redis at {redact_url(url)}, stream {self.key!r}: "
             f"{_scrub(f'{type(exc).__name__}: {exc}', secrets)}; start Redis or fix 'url'/'url_from_env' "
             f"in {self.source.config_file}"
         )
 
-    def ensure_group(self, client: Any, last: tuple[int, int] | None) -> list[Message]:
-        """Create the consumer group if missing: at the saved position, else per `start`."""
+    def ensure_group(self, client: Any, last: tuple[int, int] | None, fresh: bool = False) -> list[Message]:
+        """Create the consumer group if missing: at the saved position, else per `start`.
+
+        With no saved state at all (`fresh`: a new or rebuilt warehouse), an existing group's
+        position and pending list belong to whatever read it before, not to this warehouse:
+        trusting them would skip every event the stream still holds. The group is then
+        destroyed and created again per `start`.
+        """
         import redis
 
         start = ("$" if self.settings.start_latest else "0") if last is None else f"{last[0]}-{last[1]}"
         try:
             client.xgroup_create(self.key, self.group, id=start, mkstream=True)
         except redis.ResponseError as exc:
-            if "BUSYGROUP" in str(exc):
+            if "BUSYGROUP" not in str(exc):
+                raise
+            if not fresh:
                 return []
-            raise
+            client.xgroup_destroy(self.key, self.group)  # also drops its pending list
+            client.xgroup_create(self.key, self.group, id=start, mkstream=True)
+            where = "end (start: latest)" if self.settings.start_latest else "first entry (start: earliest)"
+            return [
+                Log(
+                    "WARN",
+                    f"consumer group {self.group!r} of stream {self.key!r} was reset to the stream's {where}: "
+                    "the warehouse has no saved state for this source (new or rebuilt), so the group's position "
+                    "and pending entries are an earlier reader's, not to be trusted",
+                )
+            ]
         if last is None:
             return []
         return [Log("WARN", f"consumer group {self.group!r} was missing; recreated after the saved position {start}")]
@@ -356,6 +387,7 @@ class RedisStreamSource:
         import redis
 
         state = dict(saved.streams.get(STREAM) or {})
+        fresh = not state
         position = {"last": redis_id_key(state["last_id"]) if state.get("last_id") else None}
         gaps = int(state.get("gap_entries", 0))
         client = self.connect()
@@ -370,7 +402,9 @@ class RedisStreamSource:
                             f"{state['last_id']}); reading it from the start",
                         )
                         position["last"] = None
-                yield from self.ensure_group(client, position["last"])
+                yield from self.ensure_group(client, position["last"], fresh)
+                if fresh:  # saved now, so the next run trusts the group this run set up
+                    yield self._state(None, gaps)
                 trimmed, setid = self._trimmed(client)
             except redis.RedisError as exc:
                 raise self.unavailable(exc) from None
@@ -561,8 +595,8 @@ class NatsSource:
 
     def secrets(self) -> list[str]:
         values = [_env(self.source, key) for key in ("token_from_env", "user_from_env", "password_from_env")]
-        if self.source.option("servers_from_env"):
-            values += [urlsplit(s).password for s in self.servers()]
+        if self.source.option("servers_from_env"):  # a URL may carry a token as its user part: all of it is secret
+            values += [secret for server in self.servers() for secret in url_secrets(server)]
         return [v for v in values if v]
 
     def unavailable(self, exc: BaseException) -> StreamUnavailable:
@@ -607,12 +641,14 @@ class NatsSource:
             max_ack_pending=max(1_000, 2 * self.settings.batch_size),
         )
 
-    async def _prepare(self, js: Any, last: int | None) -> list[Message]:
+    async def _prepare(self, js: Any, last: int | None, fresh: bool = False) -> list[Message]:
         """Make the durable consumer start right after the saved position (recreating it if needed).
 
         A consumer with messages delivered but not acknowledged (a run that crashed) would
         redeliver them only after ack_wait, out of order with newer ones; recreating it at
-        the saved position + 1 replays exactly what was not committed, in order.
+        the saved position + 1 replays exactly what was not committed, in order. With no
+        saved state at all (`fresh`: a new or rebuilt warehouse), an existing consumer's
+        position is an earlier reader's: it is recreated per `start`.
         """
         from nats.js.errors import NotFoundError
 
@@ -621,6 +657,21 @@ class NatsSource:
         except NotFoundError:
             info = None
         notes: list[Message] = []
+        if info is not None and fresh:
+            await js.delete_consumer(self.stream, self.durable)
+            await js.add_consumer(self.stream, self.consumer_config(None))
+            where = (
+                "new messages only (start: latest)" if self.settings.start_latest else "first message (start: earliest)"
+            )
+            notes.append(
+                Log(
+                    "WARN",
+                    f"durable consumer {self.durable!r} of JetStream stream {self.stream!r} was reset to the stream's "
+                    f"{where}: the warehouse has no saved state for this source (new or rebuilt), so the consumer's "
+                    "position is an earlier reader's, not to be trusted",
+                )
+            )
+            return notes
         if info is None:
             await js.add_consumer(self.stream, self.consumer_config(None if last is None else last + 1))
             if last is not None:
@@ -639,6 +690,7 @@ class NatsSource:
 
     def read(self, saved: Any) -> Iterator[Message]:
         state = dict(saved.streams.get(STREAM) or {})
+        fresh = not state
         last: int | None = state.get("last_seq")
         gaps = int(state.get("gap_entries", 0))
         checked = int(state.get("gap_checked_seq", 0))
@@ -655,10 +707,12 @@ class NatsSource:
                 if last is not None and (recreated or stream_info.state.last_seq < last):
                     yield Log("WARN", f"JetStream stream {self.stream!r} was recreated; reading it from the start")
                     last, checked = None, 0
-                yield from run(self._prepare(js, last))
+                yield from run(self._prepare(js, last, fresh))
                 subscription = run(js.pull_subscribe_bind(durable=self.durable, stream=self.stream))
             except Exception as exc:
                 raise self.unavailable(exc) from None
+            if fresh:  # saved now, so the next run trusts the consumer this run set up
+                yield self._state(last, gaps, checked, created)
             first_seq = stream_info.state.first_seq
             expected = max((last or 0) + 1, checked)
             if (last is not None or not self.settings.start_latest) and first_seq > expected:

@@ -218,6 +218,52 @@ def test_redis_group_deleted_by_someone_else_resumes_after_the_saved_position(re
     assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(4, 4)]
 
 
+def sync_saying(config, name: str = "ev") -> tuple:
+    """(the result, the lines `refinery run` would print) of a successful sync."""
+    lines: list[str] = []
+    result = sync_source(config, name, say=lines.append)
+    assert result.status == "succeeded", result.error
+    return result, lines
+
+
+def test_redis_fresh_warehouse_resets_an_existing_group_to_start(redis_stream, write_config, tmp_path):
+    """A rebuilt warehouse (no saved state) must not trust the group's position: that is another warehouse's."""
+    client, key = redis_stream
+    for i in range(5):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    assert sync(redis_config(write_config, tmp_path / "first", key, block_ms=0)).total("landed") == 5
+    for i in range(5, 7):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    client.xreadgroup("refinery_ev", "crashed", {key: ">"})  # 2 pending in the old warehouse's group
+    rebuilt = redis_config(write_config, tmp_path / "rebuilt", key, block_ms=0)
+    result, lines = sync_saying(rebuilt)
+    assert result.total("landed") == 7
+    assert query(rebuilt, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(7, 7)]
+    assert any(
+        "consumer group 'refinery_ev'" in line and "reset" in line and "no saved state" in line for line in lines
+    )
+    info = group_info(client, key)
+    assert (info["pending"], info["lag"]) == (0, 0)
+    result, lines = sync_saying(rebuilt)  # the state is saved now: the group is trusted, no second reset
+    assert result.total("landed") == 0 and not any("reset" in line for line in lines)
+
+
+def test_redis_fresh_warehouse_with_start_latest_resets_the_group_to_the_end(redis_stream, write_config, tmp_path):
+    client, key = redis_stream
+    for i in range(3):
+        client.xadd(key, {"data": json.dumps({"n": i})})
+    client.xgroup_create(key, "refinery_ev", id="0")
+    client.xreadgroup("refinery_ev", "crashed", {key: ">"}, count=1)  # pending and lag: both from before
+    config = redis_config(write_config, tmp_path, key, block_ms=0, start="latest")
+    assert sync(config).total("landed") == 0
+    assert group_info(client, key)["pending"] == 0
+    client.xadd(key, {"data": '{"n": "between runs"}'})  # after the reset, before the next run: landed
+    assert sync(config).total("landed") == 1
+    client.xadd(key, {"data": '{"n": "later"}'})
+    assert sync(config).total("landed") == 1
+    assert query(config, "select _airbyte_data->>'n' from raw.ev__events order by 1") == [("between runs",), ("later",)]
+
+
 def test_redis_recreated_stream_is_read_from_its_start(redis_stream, write_config, tmp_path):
     client, key = redis_stream
     client.xadd(key, {"data": "{}"}, id="5000-0")
@@ -416,6 +462,33 @@ def test_nats_durable_deleted_by_someone_else_resumes_after_the_saved_position(n
     assert query(config, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(4, 4)]
 
 
+def test_nats_fresh_warehouse_resets_an_existing_durable_to_start(nats_stream, write_config, tmp_path):
+    """A rebuilt warehouse (no saved state) must not trust the durable's position: that is another warehouse's."""
+    stream, _, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(5)])
+    assert sync(nats_config(write_config, tmp_path / "first", stream)).total("landed") == 5
+    rebuilt = nats_config(write_config, tmp_path / "rebuilt", stream)
+    result, lines = sync_saying(rebuilt)
+    assert result.total("landed") == 5
+    assert query(rebuilt, "select count(distinct _airbyte_data->>'n'), count(*) from raw.ev__events") == [(5, 5)]
+    assert any(
+        "durable consumer 'refinery_ev'" in line and "reset" in line and "no saved state" in line for line in lines
+    )
+    result, lines = sync_saying(rebuilt)
+    assert result.total("landed") == 0 and not any("reset" in line for line in lines)
+
+
+def test_nats_fresh_warehouse_with_start_latest_resets_the_durable_to_the_end(nats_stream, write_config, tmp_path):
+    stream, _, publish = nats_stream
+    publish([json.dumps({"n": i}).encode() for i in range(3)])
+    assert sync(nats_config(write_config, tmp_path / "first", stream, max_records=1)).total("landed") == 1
+    config = nats_config(write_config, tmp_path / "rebuilt", stream, start="latest")
+    assert sync(config).total("landed") == 0
+    publish([b'{"n": "between runs"}'])
+    assert sync(config).total("landed") == 1
+    assert query(config, "select _airbyte_data->>'n' from raw.ev__events") == [("between runs",)]
+
+
 def test_nats_recreated_stream_is_read_from_its_start(nats_stream, write_config, tmp_path):
     stream, subject, publish = nats_stream
     publish([json.dumps({"n": i}).encode() for i in range(5)])
@@ -444,6 +517,25 @@ def test_nats_unreachable_fails_without_leaking_the_token(write_config, tmp_path
     assert result.status == "failed"
     assert "nats://127.0.0.1:1" in result.error and "start NATS" in result.error
     assert "t0ken-s3cret" not in result.error
+
+
+def test_nats_unreachable_fails_without_leaking_a_token_in_the_servers_url(write_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_NATS_URL", "nats://t0ken-in-url@127.0.0.1:1,usr-x:pw-y@127.0.0.1:2,t0k%40en2@127.0.0.1:3")
+    config = load_config(
+        write_config("sources:\n  ev: {kind: nats_jetstream, stream: S, servers_from_env: EV_NATS_URL}\n"),
+        home=tmp_path,
+    )
+    from ingestion.sources.streams import build
+
+    with pytest.raises(Exception) as caught:  # what the sensor shows on its tick
+        build(config.sources["ev"], config).backlog()
+    result = sync_source(config, "ev", say=lambda _line: None)
+    assert result.status == "failed"
+    assert "nats://***@127.0.0.1:1, ***@127.0.0.1:2, ***@127.0.0.1:3" in result.error and "start NATS" in result.error
+    logged = [str(row) for row in query(config, "select * from raw._refinery_sync_log")]
+    for secret in ("t0ken-in-url", "usr-x", "pw-y", "t0k%40en2", "t0k@en2"):
+        assert secret not in str(caught.value) and secret not in result.error
+        assert all(secret not in row for row in logged)
 
 
 # -- SIGKILL at random points, then run to completion: exactly once -------------------------------
@@ -657,3 +749,28 @@ def test_sensor_skips_with_the_reason_when_the_broker_is_down(write_config, tmp_
         skipped.startswith("cannot check 'ev': source 'ev': Redis at redis://127.0.0.1:1/0")
         and "start Redis" in skipped
     )
+
+
+def test_sensor_requests_again_after_a_run_failed_before_anything_was_delivered(
+    redis_stream, write_config, tmp_path, dagster_instance
+):
+    """Dagster never reuses a run key: a key made of the broker position alone would strand the backlog."""
+    import dagster as dg
+
+    client, key = redis_stream
+    config = redis_config(write_config, tmp_path, key, block_ms=0)
+    client.xadd(key, {"data": "{}"})
+    (request,) = evaluate_sensor(config, dagster_instance)[1]
+    failed = dg.DagsterRun(
+        job_name="__anonymous",
+        status=dg.DagsterRunStatus.FAILURE,
+        tags={**request.tags, "dagster/run_key": request.run_key},
+    )
+    dagster_instance.add_run(failed)
+    try:  # the run failed (warehouse busy) before reading: the broker position is unchanged
+        (again,) = evaluate_sensor(config, dagster_instance)[1]
+        assert again.run_key != request.run_key
+        used = dagster_instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/run_key": again.run_key}))
+        assert used == []
+    finally:
+        dagster_instance.delete_run(failed.run_id)
