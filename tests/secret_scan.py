@@ -25,7 +25,7 @@ def secret_locations(database: Path, secret: str) -> list[str]:
     with duckdb.connect(str(database), read_only=True) as con:
         columns = con.execute(
             "select table_schema, table_name, column_name, data_type from information_schema.columns "
-            "where table_catalog = current_database()"
+            "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
         ).fetchall()
         for schema, table, column, data_type in columns:
             if not any(data_type.upper().startswith(kind) for kind in TEXT_TYPES):
