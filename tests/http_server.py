@@ -1,6 +1,7 @@
 """A local JSON API for the http and declarative source tests (stdlib only, 127.0.0.1, port 0).
 
-It serves `count` records `{id, updated_at, title, body}` (ordered by `updated_at`) through
+It serves `count` records `{id, updated_at, title, body}` (ordered by `updated_at`, or newest
+first with `newest_first`) through
 every pagination style the http source supports, and misbehaves on request:
 
     /pages?page=&per_page=        page-number pagination, body {"items": [...]}
@@ -74,8 +75,9 @@ class Request:
 class ApiServer:
     """Start with `with ApiServer(count=…) as api:`; `api.url(path)` is the address of a route."""
 
-    def __init__(self, count: int = 25) -> None:
+    def __init__(self, count: int = 25, newest_first: bool = False) -> None:
         self.records = make_records(count)
+        self.newest_first = newest_first  # serve by updated_at descending (most APIs' default order)
         self.faults: list[Fault] = []
         self.require_header: tuple[str, str] | None = None
         self.requests: list[Request] = []
@@ -114,7 +116,8 @@ class ApiServer:
         return None
 
     def _selected(self, since: str | None) -> list[dict[str, Any]]:
-        return [r for r in self.records if since is None or r["updated_at"] >= since]
+        rows = [r for r in self.records if since is None or r["updated_at"] >= since]
+        return rows[::-1] if self.newest_first else rows
 
     def answer(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, str], bytes]:
         variables = (body or {}).get("variables") or {} if isinstance(body, dict) else {}

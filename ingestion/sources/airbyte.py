@@ -278,8 +278,11 @@ class AirbyteConnectorSource:
             elif isinstance(message, Log):
                 message.message = self.redact(message.message)
             elif isinstance(message, Trace) and message.trace_type == "ERROR":
+                # error_message falls back to internal_message when message is empty; stack_trace may be logged.
                 error = message.payload.get("error") or {}
-                error["message"] = self.redact(str(error.get("message", "")))
+                for key in ("message", "internal_message", "stack_trace"):
+                    if key in error or key == "message":
+                        error[key] = self.redact(str(error.get(key) or ""))
             yield message
 
     # -- subprocess ------------------------------------------------------------------------------

@@ -26,12 +26,17 @@ go in as variables: `pagination.cursor_variable`, `incremental.variable`).
 Pagination types: `page_number` (page_param, size_param, page_size, start_page), `offset`
 (offset_param, limit_param, page_size), `cursor` (cursor_path in the body, sent back as
 cursor_param or cursor_variable; optional has_more_path), `link` (the RFC 8288
-`Link: <…>; rel="next"` header; it must stay on the configured host). A stream stops at an
-empty page, a page shorter than page_size, no next cursor or link, or `max_pages`.
+`Link: <…>; rel="next"` header; it must stay on the configured scheme and host). A stream stops
+at an empty page, a page shorter than page_size, or no next cursor or link. `max_pages` limits one
+sync: it stops there and the next sync continues at the next page (under `full_refresh`, which
+cannot continue, it caps the collection instead).
 
 Secrets come only from environment variables (`token_env`, `username_env`/`password_env`,
 `key_env`); a variable that is not set is a ConfigError naming it. They are sent in headers
-only, and redacted from every error; URLs in errors carry no query string.
+only, and redacted from every error; URLs in errors carry no query string. What the server sends
+back is redacted too (as sent and percent-encoded): quarantined bytes and landed records get `***`,
+and a next link or cursor token kept in `resume` gets `<secret:ENV_NAME>`, replaced by the
+variable's current value when the sync continues.
 
 Retries: 5xx, connection errors and timeouts are retried with exponential backoff and full
 jitter (sleep uniform(0, min(max_seconds, base_seconds·2^attempt))). A 429 waits its
@@ -42,18 +47,23 @@ status; every page committed before stays.
 Checkpoints and what they guarantee. A STATE follows every page, so a crash re-reads at most
 that page. The stream state is::
 
-    {"cursor": <high-water mark of cursor_field, over committed records>,
+    {"cursor": <high-water mark of cursor_field, over the last read of the whole collection>,
      "keys_at_cursor": [<primary keys of the records whose cursor equals it>],
-     "resume": {"since": <the value sent as incremental.param this sync>,
-                "skip_keys": [<keys_at_cursor of the previous sync>],
-                "next": <page number | offset | cursor token | next URL>, "pages": <pages read>}}
+     "resume": {"since": <the value sent as incremental.param by this pass>,
+                "skip_keys": [<keys_at_cursor of the previous pass>],
+                "next": <page number | offset | cursor token | next URL>, "pages": <pages read>,
+                "cursor": <running mark over this pass's committed records>, "keys_at_cursor": [...]}}
 
-`resume` is present only while a sync is unfinished. A resumed sync keeps the `since` value
-its first page was sent with (so the result set and its paging do not move under it) and
-continues at `next`. A finished sync drops `resume`; the next one sends `cursor` as the
-incremental parameter and skips the records whose cursor equals it and whose primary key is in
-`keys_at_cursor` (they landed last time), so an API that filters inclusively (`>=`) neither
-loses nor repeats a boundary record. What this cannot guarantee:
+`resume` is present only while a pass over the collection is unfinished (a failure, a crash or
+`max_pages`). The next sync keeps the `since` value the pass's first page was sent with (so the
+result set and its paging do not move under it) and continues at `next`. The sync that reaches
+the end moves the running mark to `cursor` and drops `resume`; the next one sends `cursor` as
+the incremental parameter and skips the records whose cursor equals it and whose primary key is
+in `keys_at_cursor` (they landed last time), so an API that filters inclusively (`>=`) neither
+loses nor repeats a boundary record. The mark waits for the end because on a newest-first API
+the first page holds the highest value: advanced after a partial pass, it would hide the unread
+older pages for good. So every record at or above the previous mark is read once per pass, in
+any order. What this cannot guarantee:
 
 - an API whose result set changes between two pages of one sync (new or reordered records
   under page/offset paging) can shift records across the page boundary: one is read twice or
@@ -63,7 +73,8 @@ loses nor repeats a boundary record. What this cannot guarantee:
 - an API that filters exclusively (`>`) misses records that share the high-water value and
   arrive after a sync;
 - without `primary_key`, boundary records are landed again (staging keeps the latest version);
-- a cursor token or next link that expires before a resumed sync: the page fails with its status.
+- a cursor token or next link that expires before a resumed sync: the page fails with its status
+  (likelier with `max_pages`, when a pass spans several syncs; so is a page/offset shift).
 
 Without `incremental` every sync reads the whole collection and appends it (staging keeps the
 latest version per primary key), resuming an interrupted sync at its next page;
@@ -87,7 +98,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import orjson
 import requests
@@ -410,7 +421,7 @@ class HttpSource:
         self.sleep = sleep
         self.rng = random.Random()
         self._last_request = -math.inf
-        self._secrets: list[str] = []
+        self._secrets: list[tuple[str, str]] = []  # (placeholder, secret)
         self._auth_headers: dict[str, str] | None = None
 
     # -- Source protocol -------------------------------------------------------------------------
@@ -435,17 +446,23 @@ class HttpSource:
         ]
 
     def read(self, saved: SavedState) -> Iterator[Message]:
+        self.auth_headers()  # the secrets, to redact what is stored and restore placeholders in `resume`
         saved_state = saved.streams.get(self.stream) or {}
         state = saved_state if isinstance(saved_state, dict) else {}
-        resume = state.get("resume") if not self.source.option("full_refresh") else None
-        high_water = state.get("cursor")
-        keys_at = list(state.get("keys_at_cursor") or [])
+        full_refresh = bool(self.source.option("full_refresh", False))
+        resume = state.get("resume") if not full_refresh else None
+        # The high-water mark of the last sync that read the whole collection; it stays in `cursor`
+        # until this sync reads the whole collection too (the running mark lives in `resume`).
+        finished = (state.get("cursor"), list(state.get("keys_at_cursor") or []))
+        high_water, keys_at = finished[0], list(finished[1])
         if resume:
             since = resume.get("since")
             skip_keys = list(resume.get("skip_keys") or [])
-            position = resume.get("next")
+            position = self._restore(resume.get("next"))
             pages = int(resume.get("pages", 0))
-            yield Log("INFO", f"{self.source.name}: resuming an interrupted sync at page {pages + 1}")
+            if "cursor" in resume:
+                high_water, keys_at = resume["cursor"], list(resume.get("keys_at_cursor") or [])
+            yield Log("INFO", f"{self.source.name}: continuing an unfinished sync at page {pages + 1}")
         else:
             since = high_water if high_water is not None else (self.incremental or {}).get("start")
             skip_keys = keys_at if high_water is not None else []
@@ -456,15 +473,18 @@ class HttpSource:
         cursor_field = (self.incremental or {}).get("cursor_field")
         max_pages = self.pagination.get("max_pages")
         bad_in_a_row = 0
+        pages_this_run = 0
         while True:
             page = self.fetch(position, since)
             pages += 1
+            pages_this_run += 1
             emitted_at = int(time.time() * 1000)
             if page.warning is not None:
                 yield Log("WARN", page.warning)
             if page.problem is not None:
-                yield Quarantined(page.problem, page.raw, self.stream)
+                yield Quarantined(page.problem, self._redact_bytes(page.raw), self.stream)
             for item in page.records or []:
+                item = self._redact_value(item)
                 if not isinstance(item, dict):
                     raw = orjson.dumps(item)
                     yield Quarantined(
@@ -487,19 +507,30 @@ class HttpSource:
             if page.problem is not None and page.done and self.pagination.get("type") == "cursor":
                 # Keep the quarantined page, but do not move past it: the next sync reads it again.
                 yield stream_state_message(
-                    self.stream, self._state(high_water, keys_at, since, skip_keys, position, pages - 1)
+                    self.stream, self._state(finished, high_water, keys_at, since, skip_keys, position, pages - 1)
                 )
                 raise SourceFailed(
                     f"source '{self.source.name}': {public_url(page.url)} page {pages} could not be read "
                     f"({page.problem.split(': ', 1)[-1][:200]}), so its next cursor is unknown; the page is in "
                     "raw._refinery_quarantine and the next sync starts again at it"
                 )
-            done = page.done or (max_pages is not None and pages >= max_pages)
+            # max_pages limits one run: the next sync continues at the next page. A full refresh
+            # cannot continue (it starts again from the first page), so there it caps the collection.
+            limited = max_pages is not None and pages_this_run >= max_pages
+            done = page.done or (limited and full_refresh)
             resume_at = None if done else page.next_position
             yield stream_state_message(
-                self.stream, self._state(high_water, keys_at, since, skip_keys, resume_at, pages, done=done)
+                self.stream,
+                self._state(finished, high_water, keys_at, since, skip_keys, resume_at, pages, done=done),
             )
             if done:
+                return
+            if limited:
+                yield Log(
+                    "INFO",
+                    f"{self.source.name}: stopped after max_pages ({max_pages}) pages; the next sync continues "
+                    f"at page {pages + 1}",
+                )
                 return
             bad_in_a_row = bad_in_a_row + 1 if page.problem is not None else 0
             if bad_in_a_row >= MAX_BAD_PAGES_IN_A_ROW:
@@ -517,6 +548,7 @@ class HttpSource:
 
     def _state(
         self,
+        finished: tuple[Any, list[Any]],
         high_water: Any,
         keys_at: list[Any],
         since: Any,
@@ -525,12 +557,19 @@ class HttpSource:
         pages: int,
         done: bool = False,
     ) -> dict[str, Any]:
+        """The stream state: the high-water mark moves to `cursor` only once the whole collection is read."""
         state: dict[str, Any] = {}
+        with_keys = bool(self.source.option("primary_key"))
         if self.incremental:
-            state["cursor"] = high_water
-            state["keys_at_cursor"] = keys_at if self.source.option("primary_key") else []
+            mark, keys = (high_water, keys_at) if done else finished
+            state["cursor"] = mark
+            state["keys_at_cursor"] = keys if with_keys else []
         if not done:
-            state["resume"] = {"since": since, "skip_keys": skip_keys, "next": position, "pages": pages}
+            resume = {"since": since, "skip_keys": skip_keys, "next": self._placeholders(position), "pages": pages}
+            if self.incremental:
+                resume["cursor"] = high_water
+                resume["keys_at_cursor"] = keys_at if with_keys else []
+            state["resume"] = resume
         return state
 
     # -- one page --------------------------------------------------------------------------------
@@ -627,10 +666,16 @@ class HttpSource:
             if not link:
                 return None
             target = urljoin(response.url, link)
-            if urlsplit(target).netloc != urlsplit(self.url).netloc:
+            there, here = urlsplit(target), urlsplit(self.url)
+            if there.netloc != here.netloc:
                 raise SourceFailed(
                     f"source '{self.source.name}': the next link of {public_url(response.url)} points at another "
-                    f"host ({urlsplit(target).hostname}); credentials are only sent to {urlsplit(self.url).hostname}"
+                    f"host ({there.hostname}); credentials are only sent to {here.hostname}"
+                )
+            if there.scheme != here.scheme:
+                raise SourceFailed(
+                    f"source '{self.source.name}': the next link of {public_url(response.url)} switches from "
+                    f"{here.scheme} to {there.scheme}; credentials are only sent over {here.scheme}"
                 )
             return target
         return None
@@ -667,7 +712,7 @@ class HttpSource:
                 pair = f"{values['username_env']}:{values['password_env']}".encode()
                 encoded = base64.b64encode(pair).decode()
                 headers["Authorization"] = f"Basic {encoded}"
-                self._secrets.append(encoded)
+                self._add_secret("basic", encoded)
             else:
                 headers[auth["header"]] = values["key_env"]
         self._auth_headers = headers
@@ -681,13 +726,52 @@ class HttpSource:
                 f"{name}, which is {'empty' if value == '' else 'not set'}; export it before running"
             )
         if key != "username_env":
-            self._secrets.append(value)
+            self._add_secret(name, value)
         return value
 
+    def _add_secret(self, name: str, value: str) -> None:
+        """Remember a secret, as sent and percent-encoded (as it appears in a URL), with its placeholder."""
+        self._secrets.append((f"<secret:{name}>", value))
+        encoded = quote(value, safe="")
+        if encoded != value:
+            self._secrets.append((f"<secret:{name}:urlencoded>", encoded))
+
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for _, secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+    def _redact_bytes(self, raw: bytes) -> bytes:
+        """The server's bytes with every known secret replaced by *** (quarantined pages are stored)."""
+        for _, secret in self._secrets:
+            raw = raw.replace(secret.encode(), b"***")
+        return raw
+
+    def _redact_value(self, value: Any) -> Any:
+        """A record with every known secret in its strings (keys too) replaced by ***."""
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(v) for v in value]
+        return value
+
+    def _placeholders(self, position: Any) -> Any:
+        """A resume point (next URL or cursor token) as stored: secrets replaced by named placeholders."""
+        if isinstance(position, str):
+            for placeholder, secret in self._secrets:
+                position = position.replace(secret, placeholder)
+        return position
+
+    def _restore(self, position: Any) -> Any:
+        """A stored resume point with its placeholders replaced by the secrets of this run's environment."""
+        if isinstance(position, str):
+            for placeholder, secret in self._secrets:
+                position = position.replace(placeholder, secret)
+        return position
 
     def _pace(self) -> None:
         """Space request starts by 1/requests_per_second (client-side rate limit)."""

@@ -23,6 +23,7 @@ from ingestion.destination import DuckDBDestination, stream_states_of
 from ingestion.protocol import State
 from ingestion.sources import SavedState, build_source
 from ingestion.sync import sync_source
+from tests.secret_scan import secret_locations
 
 pytestmark = pytest.mark.integration
 
@@ -563,6 +564,8 @@ def test_password_from_env_is_used_and_never_stored(mysql_user, reader, tmp_path
     stored = b"".join(path.read_bytes() for path in config.warehouse_dir.rglob("*") if path.is_file())
     assert password.encode() not in stored
     assert b"secret_free" in stored  # the check reads the right bytes
+    assert secret_locations(config.database_path, password) == []  # compressed columns hide bytes: query them
+    assert secret_locations(config.database_path, "secret_free") != []  # the query reads the right tables
 
     monkeypatch.setenv("REFINERY_TEST_DB_PASSWORD", password + "-wrong")
     with pytest.raises(ConfigError) as failure:

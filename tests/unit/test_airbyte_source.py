@@ -138,3 +138,52 @@ def test_streams_refuses_a_secret_in_the_file_before_running_anything(write_conf
     monkeypatch.setattr(AirbyteConnectorSource, "_run", lambda self, args, **_: pytest.fail(f"ran {args}"))
     with pytest.raises(ConfigError, match=r"'sources\.shop\.config\.api_key' is a secret"):
         source.streams()
+
+
+def test_a_connector_error_trace_is_redacted_in_message_internal_message_and_stack_trace(tmp_path, monkeypatch):
+    """Through the real connector runner: the fake connector prints a TRACE error that echoes the secret."""
+    import json
+
+    from ingestion.protocol import Trace
+    from ingestion.sources import SavedState
+    from ingestion.sync import sync_source
+    from tests.integration.fake_connector import REQUIREMENT, install_fake_connector, yaml_config
+    from tests.secret_scan import secret_locations
+
+    secret = "sk-live-9d2e-SECRET"
+    install_fake_connector(tmp_path / "connectors")
+    monkeypatch.setenv("REFINERY_CONNECTORS_DIR", str(tmp_path / "connectors"))
+    monkeypatch.setenv("FAKE_API_KEY", secret)
+    error = {
+        "message": "",  # empty: the sync reports internal_message instead
+        "internal_message": f"401 for Authorization: Bearer {secret}",
+        "stack_trace": f'Traceback: requests.get(headers={{"Authorization": "Bearer {secret}"}})',
+        "failure_type": "system_error",
+    }
+    trace = {"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 1, "error": error}}
+    connector = {
+        "streams": [{"name": "Users", "primary_key": "id", "records": 3}],
+        "extra_lines": [json.dumps(trace)],
+    }
+    config_path = tmp_path / "refinery.yml"
+    config_path.write_text(
+        f"sources: {{api: {{kind: airbyte, connector: '{REQUIREMENT}', config: {yaml_config(connector)}, "
+        "config_from_env: {api_key: FAKE_API_KEY}}}"
+    )
+    config = load_config(config_path, home=tmp_path / "home")
+
+    source = AirbyteConnectorSource(config.sources["api"], config.connectors_dir)
+    traces = [m for m in source.read(SavedState()) if isinstance(m, Trace)]
+    assert [t.payload["error"] for t in traces] == [
+        {
+            "message": "",
+            "internal_message": "401 for Authorization: Bearer ***",
+            "stack_trace": 'Traceback: requests.get(headers={"Authorization": "Bearer ***"})',
+            "failure_type": "system_error",
+        }
+    ]
+
+    result = sync_source(config, "api", say=lambda _: None)
+    assert result.status == "failed"
+    assert result.error == "401 for Authorization: Bearer ***"
+    assert secret_locations(config.database_path, secret) == []

@@ -20,6 +20,7 @@ from ingestion.sources.http import backoff_seconds, dig, public_url, retry_after
 from ingestion.sync import sync_source
 from tests.conftest import PROJECT_ROOT
 from tests.http_server import ApiServer, Fault, make_records
+from tests.secret_scan import secret_locations
 
 pytestmark = pytest.mark.unit
 
@@ -128,6 +129,56 @@ def test_offset_pagination_sends_offsets_and_max_pages_stops_early(api, run):
     assert ids(landed(config)) == list(range(1, 11))
 
 
+NEWEST_FIRST = {
+    "page_number": ("/pages", "records_path: items\npagination: {type: page_number, page_size: 10, max_pages: 1}"),
+    "offset": ("/offset", "records_path: items\npagination: {type: offset, page_size: 10, max_pages: 1}"),
+    "cursor": (
+        "/cursor",
+        "records_path: data\nparams: {limit: 10}\n"
+        "pagination: {type: cursor, cursor_path: meta.next, cursor_param: cursor, max_pages: 1}",
+    ),
+    "link": ("/link", "params: {per_page: 10}\npagination: {type: link, max_pages: 1}"),
+}
+
+
+@pytest.mark.parametrize("style", sorted(NEWEST_FIRST))
+def test_max_pages_limits_one_run_and_the_next_sync_continues_on_a_newest_first_api(run, style):
+    path, options = NEWEST_FIRST[style]
+    options = f"url: {{url}}\nprimary_key: id\n{options}\nincremental: {{cursor_field: updated_at, param: since}}"
+    with ApiServer(count=25, newest_first=True) as api:
+        options = options.replace("{url}", api.url(path))
+        runs = [run(options) for _ in range(3)]
+        config = runs[0][1]
+        assert [result.streams["records"].landed for result, _ in runs] == [10, 10, 5]
+        assert ids(landed(config)) == list(range(1, 26))
+        # the high-water mark moves only once the whole collection has been read
+        assert saved_state(config) == {"cursor": "2024-01-01T00:13:00Z", "keys_at_cursor": [25]}
+
+        api.records.extend(make_records(27)[25:])  # 26 shares minute 13 with 25; 27 is later
+        api.requests.clear()
+        fourth, _ = run(options)
+        assert fourth.status == "succeeded", fourth.error
+        assert {r.query["since"] for r in api.data_requests(path)} == {"2024-01-01T00:13:00Z"}
+        assert fourth.streams["records"].landed == 2
+        assert ids(landed(config)) == list(range(1, 28))
+
+
+def test_max_pages_keeps_the_resume_point_but_a_full_refresh_caps_the_collection(api, run):
+    options = (
+        f"url: {api.url('/pages')}\nrecords_path: items\npagination: {{type: page_number, page_size: 10, max_pages: 2}}"
+    )
+    first, config = run(options)
+    assert first.status == "succeeded", first.error
+    assert saved_state(config) == {"resume": {"since": None, "skip_keys": [], "next": 3, "pages": 2}}
+    second, _ = run(options)
+    assert second.streams["records"].landed == 5
+    assert saved_state(config) == {}
+
+    capped, config = run(options + "\nfull_refresh: true")
+    assert capped.streams["records"].landed == 20
+    assert saved_state(config) == {}
+
+
 def test_graphql_cursor_pagination_sends_the_end_cursor_as_a_variable(api, run):
     query = "query($first: Int, $after: String) { items(first: $first, after: $after) { nodes { id } } }"
     result, config = run(f"""
@@ -217,8 +268,15 @@ def test_a_failed_page_keeps_the_pages_before_and_the_next_sync_resumes_there(ap
     )
     assert ids(landed(config)) == list(range(1, 21))
     state = saved_state(config)
-    assert state["resume"] == {"since": "2024", "skip_keys": [], "next": 3, "pages": 2}
-    assert state["cursor"] == "2024-01-01T00:10:00Z"
+    assert state["resume"] == {
+        "since": "2024",
+        "skip_keys": [],
+        "next": 3,
+        "pages": 2,
+        "cursor": "2024-01-01T00:10:00Z",  # the running mark; `cursor` moves only when the collection is read
+        "keys_at_cursor": [19, 20],
+    }
+    assert state["cursor"] is None
     assert sync_log(config) == [("failed", 20, 0, first.error)]
 
     api.requests.clear()
@@ -266,7 +324,14 @@ def test_sigkill_mid_sync_rereads_at_most_one_page_and_lands_each_record_once(ap
     assert client.returncode == -signal.SIGKILL
     config = load_config(path)
     assert ids(landed(config)) == list(range(9, 19))  # page 1 (start 00:05 keeps records 9–25: two pages)
-    assert saved_state(config)["resume"] == {"since": "2024-01-01T00:05:00Z", "skip_keys": [], "next": 2, "pages": 1}
+    assert saved_state(config)["resume"] == {
+        "since": "2024-01-01T00:05:00Z",
+        "skip_keys": [],
+        "next": 2,
+        "pages": 1,
+        "cursor": "2024-01-01T00:09:00Z",
+        "keys_at_cursor": [17, 18],
+    }
 
     api.requests.clear()
     resumed, _ = run(options)
@@ -394,10 +459,7 @@ def test_a_cursor_that_repeats_stops_the_sync(api, run):
 
 # -- auth and secrets ----------------------------------------------------------------------------------
 def assert_secret_nowhere(secret: str, config, result, capsys, caplog) -> None:
-    files = [config.database_path, config.database_path.with_name("refinery.duckdb.wal")]
-    for path in files:
-        if path.exists():
-            assert secret.encode() not in path.read_bytes(), path
+    assert secret_locations(config.database_path, secret) == []
     captured = capsys.readouterr()
     assert secret not in captured.out + captured.err
     assert secret not in caplog.text
@@ -463,6 +525,49 @@ def test_a_server_that_echoes_the_secret_gets_it_redacted(api, run, monkeypatch,
     assert_secret_nowhere(API_KEY, config, result, capsys, caplog)
 
 
+def test_a_page_or_record_that_echoes_the_token_is_stored_redacted(api, run, monkeypatch, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    api.faults.append(Fault("/pages", {"page": "2"}, body=f"<html>401? we got Bearer {TOKEN}</html>".encode()))
+    api.records[0]["body"] = f"debug: Bearer {TOKEN}"  # record 1, on page 1
+    result, config = run(
+        f"url: {api.url('/pages')}\nrecords_path: items\npagination: {{type: page_number, page_size: 10}}\n"
+        "auth: {type: bearer, token_env: API_TOKEN}"
+    )
+    assert result.status == "succeeded", result.error
+    with duckdb.connect(str(config.database_path), read_only=True) as con:
+        quarantined = con.execute("select raw_bytes from raw._refinery_quarantine").fetchall()
+    assert quarantined == [(b"<html>401? we got Bearer ***</html>",)]
+    assert [r["body"] for r in landed(config) if r["id"] == 1] == ["debug: Bearer ***"]
+    assert_secret_nowhere(TOKEN, config, result, capsys, caplog)
+
+
+def test_a_next_link_holding_the_token_is_stored_with_a_placeholder(api, run, monkeypatch, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = TOKEN + "/+="  # percent-encoded in the link
+    monkeypatch.setenv("API_TOKEN", token)
+    encoded = "tok-7f3a9c-SECRET%2F%2B%3D"
+    link = f'</link?page=2&per_page=10&access_token={encoded}>; rel="next"'
+    api.faults.append(Fault("/link", body=b'[{"id": 1}]', headers={"Link": link}))
+    options = (
+        f"url: {api.url('/link')}\npagination: {{type: link, max_pages: 1}}\n"
+        "auth: {type: bearer, token_env: API_TOKEN}"
+    )
+    first, config = run(options)
+    assert first.status == "succeeded", first.error
+    assert saved_state(config)["resume"]["next"] == (
+        f"{api.url('/link')}?page=2&per_page=10&access_token=<secret:API_TOKEN:urlencoded>"
+    )
+    assert_secret_nowhere(token, config, first, capsys, caplog)
+    assert_secret_nowhere(encoded, config, first, capsys, caplog)
+
+    api.requests.clear()
+    second, _ = run(options)
+    assert second.status == "succeeded", second.error
+    assert [r.query for r in api.data_requests("/link")] == [{"page": "2", "per_page": "10", "access_token": token}]
+    assert ids(landed(config)) == [1, *range(11, 21)]
+
+
 def test_a_missing_secret_variable_is_a_config_error_naming_it(api, run, monkeypatch):
     monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
     with pytest.raises(
@@ -485,6 +590,21 @@ def test_a_link_to_another_host_is_not_followed(api, run, monkeypatch):
     assert result.error == (
         f"source 'src': the next link of {api.url('/link')} points at another host (localhost); credentials are "
         "only sent to 127.0.0.1"
+    )
+    assert len(api.requests) == 1
+
+
+def test_a_link_from_http_to_https_or_back_is_not_followed(api, run, monkeypatch):
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    elsewhere = api.url("/link?page=2").replace("http://", "https://")
+    api.faults.append(Fault("/link", body=b'[{"id": 1}]', headers={"Link": f'<{elsewhere}>; rel="next"'}))
+    result, _ = run(
+        f"url: {api.url('/link')}\npagination: {{type: link}}\nauth: {{type: bearer, token_env: API_TOKEN}}"
+    )
+    assert result.status == "failed"
+    assert result.error == (
+        f"source 'src': the next link of {api.url('/link')} switches from http to https; credentials are only "
+        "sent over http"
     )
     assert len(api.requests) == 1
 
