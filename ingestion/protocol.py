@@ -221,9 +221,10 @@ def parse_json_object(text: bytes) -> tuple[dict[str, Any] | None, bytes, str | 
         return None, b"", f"expected a JSON object, got {type(data).__name__}"
     # What record_bytes writes: `default=str` is never called for a value orjson itself decoded.
     serialized = orjson.dumps(data)
-    duplicate = duplicate_key(text, data, serialized)
-    if duplicate is not None:
-        return None, b"", f"duplicate key {duplicate!r}"
+    if could_have_duplicate_keys(text, data, serialized):
+        duplicate = _repeated_key(text)
+        if duplicate is not None:
+            return None, b"", f"duplicate key {duplicate!r}"
     return data, serialized, None
 
 
@@ -261,6 +262,11 @@ def duplicate_key(text: bytes, decoded: Any, serialized: bytes | None = None) ->
     """
     if not could_have_duplicate_keys(text, decoded, serialized):
         return None
+    return _repeated_key(text)
+
+
+def _repeated_key(text: bytes) -> str | None:
+    """The first key repeated inside one object of `text` (valid JSON), or None: the exact, slow check."""
     found: list[str] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
