@@ -121,7 +121,7 @@ class StreamSpec:
             raise ValueError(f"stream {self.name!r}: role must be one of {sorted(ROLES)}")
 
 
-@dataclass
+@dataclass(slots=True)  # slots: two of its counters are updated per record
 class StreamCounts:
     read: int = 0
     landed: int = 0
@@ -309,7 +309,8 @@ class DuckDBDestination:
             try:
                 for message in messages:
                     if isinstance(message, Record):
-                        buffer = buffers.get(message.stream)
+                        stream = message.stream
+                        buffer = buffers.get(stream)
                         data = message.data_bytes
                         if data is None:
                             data = record_bytes(message.data)
@@ -317,17 +318,17 @@ class DuckDBDestination:
                             self._quarantine_into(
                                 buffers,
                                 committed,
-                                message.stream,
-                                f"record for stream {message.stream!r}, which is not in the configured "
+                                stream,
+                                f"record for stream {stream!r}, which is not in the configured "
                                 f"catalog ({', '.join(sorted(specs)) or 'no streams'})",
                                 data,
                             )
                             continue
-                        if message.checked != rules[message.stream]:  # else the source ran the same check
-                            problem = _validate(specs[message.stream], message.data)
+                        if message.checked != rules[stream]:  # else the source ran the same check
+                            problem = _validate(specs[stream], message.data)
                             if problem:
                                 raw = message.raw if message.raw is not None else data  # as it arrived, if known
-                                self._quarantine_into(buffers, committed, message.stream, problem, raw)
+                                self._quarantine_into(buffers, committed, stream, problem, raw)
                                 continue
                         extracted = buffer.extracted
                         if message.changes:
@@ -342,7 +343,7 @@ class DuckDBDestination:
                         pending.read += 1
                         pending.bytes += message.size or len(data)
                         if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
-                            self._flush(con, message.stream, buffer, generations[message.stream])
+                            self._flush(con, stream, buffer, generations[stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
                                 last_report = time.monotonic()
