@@ -63,6 +63,7 @@ ROLES = {"documents", "annotations", "records"}
 # five row groups at a time and the rest by the commit on the reading thread. 150,000 bench records:
 # commit 0.15 -> 0.03 s CPU (docs/BENCHMARKS.md, "Landing throughput").
 WRITE_BUFFER_ROW_GROUPS = 1
+ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size (a database file can be created with another)
 
 BOOKKEEPING_DDL = [
     f"create schema if not exists {RAW_SCHEMA}",
@@ -176,6 +177,7 @@ class _Buffer:
     metas: dict[int, str] = field(default_factory=dict)  # row → `_airbyte_meta` of records with changes
     quarantine: list[tuple[str, bytes]] = field(default_factory=list)
     pending: StreamCounts = field(default_factory=StreamCounts)
+    cut: int = 0  # flush when this many records are buffered (see _batch_cut)
 
     def clear(self) -> None:
         self.extracted = array("q")
@@ -233,6 +235,8 @@ class DuckDBDestination:
     ) -> None:
         """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data.
 
+        A batch also ends one row past each full DuckDB row group (see `_batch_cut`).
+
         `duckdb_threads`: DuckDB's worker threads while the sync runs (restored after; None: leave
         DuckDB's setting). One by default: a batch insert gains nothing from more (measured in
         bench/landing.py), and extra DuckDB threads only take CPU from the thread reading the source.
@@ -286,9 +290,9 @@ class DuckDBDestination:
         specs = {spec.name: spec for spec in streams}
         rules = {spec.name: _rule(spec) for spec in streams}
         committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
-        buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
-        errors: list[str] = []
         batch_size, batch_bytes = self.batch_size, self.batch_bytes
+        buffers: dict[str, _Buffer] = {name: _Buffer(cut=_batch_cut(0, batch_size)) for name in specs}
+        errors: list[str] = []
         con = connect(self.database)
         self._writer = _Writer()
         settings = {"write_buffer_row_group_count": WRITE_BUFFER_ROW_GROUPS}
@@ -342,7 +346,7 @@ class DuckDBDestination:
                         pending = buffer.pending
                         pending.read += 1
                         pending.bytes += message.size or len(data)
-                        if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
+                        if len(extracted) >= buffer.cut or len(batch_data) >= batch_bytes:
                             self._flush(con, stream, buffer, generations[stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
@@ -540,6 +544,7 @@ class DuckDBDestination:
             self._writer.wait()
             insert()
         buffer.pending.landed += count
+        buffer.cut = _batch_cut(buffer.pending.landed, self.batch_size)
         buffer.clear()
 
     def _flush_quarantine(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, buffer: _Buffer) -> None:
@@ -599,6 +604,7 @@ class DuckDBDestination:
             total.quarantined += buffer.pending.quarantined
             total.bytes += buffer.pending.bytes
             buffer.pending = StreamCounts()
+            buffer.cut = _batch_cut(0, self.batch_size)
         self._write_counts(con, sync_id, committed, "succeeded" if final else "running", None, now if final else None)
         con.commit()
         if not final:
@@ -683,6 +689,20 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
     rows += [("removed", c, old[c], None) for c in old if c not in new]
     rows += [("retyped", c, old[c], new[c]) for c in new if c in old and old[c] != new[c]]
     return rows
+
+
+def _batch_cut(landed: int, batch_size: int) -> int:
+    """How many buffered records the next batch holds, `landed` rows into the open transaction.
+
+    `batch_size`, except that a batch ends one row past a full row group: DuckDB writes a full row
+    group (with WRITE_BUFFER_ROW_GROUPS = 1) when an insert first adds a row after it, so this
+    starts that write on the writer thread as soon as the group is full, not up to a batch later
+    (for the last group of a sync that is time the commit no longer waits for).
+    """
+    into_group = landed % ROW_GROUP_ROWS
+    if into_group == 0:
+        return batch_size if landed else min(batch_size, ROW_GROUP_ROWS + 1)
+    return min(batch_size, ROW_GROUP_ROWS - into_group + 1)
 
 
 def _rule(spec: StreamSpec) -> tuple[str | None, str | None]:

@@ -387,3 +387,15 @@ def test_a_records_serialized_data_is_stored_and_its_check_skipped_only_for_the_
         ("missing primary key field 'id'", b'{"text":"no key"}'),
         ("missing text field 'text'", b'{"id":"k3"}'),
     ]
+
+
+def test_batches_end_one_row_past_each_full_duckdb_row_group():
+    from ingestion.destination import ROW_GROUP_ROWS, _batch_cut
+
+    landed, ends = 0, []
+    while landed < 3 * ROW_GROUP_ROWS:
+        landed += _batch_cut(landed, 20_000)
+        ends.append(landed)
+    assert {ROW_GROUP_ROWS + 1, 2 * ROW_GROUP_ROWS + 1} <= set(ends)
+    assert max(b - a for a, b in zip([0, *ends], ends, strict=False)) == 20_000
+    assert _batch_cut(0, 100) == 100 and _batch_cut(ROW_GROUP_ROWS, 100) == 100
