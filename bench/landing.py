@@ -363,12 +363,15 @@ each stage and cProfile; see History for the steps): nearly all of it is Python 
 the GIL. The files source needs ~0.43 s CPU: reading lines ~0.04 s, `orjson.loads` ~0.10 s, the one
 `orjson.dumps` ~0.03 s (the duplicate-key pre-check's, also the stored `_airbyte_data`), the pre-check's
 two `:` counts ~0.08 s, and the interpreter's per-line work (calls, the `Record`, the primary-key check)
-~0.18 s. The destination's per-record loop adds ~0.1 s, the final insert and commit ~0.06 s CPU. DuckDB's
+~0.18 s. The destination's per-record loop adds ~0.1 s, the final insert and commit ~0.05 s CPU. DuckDB's
 inserts, including writing each full row group (~0.13 s), run on the writer thread and overlap the
-reading, except the last row group: the final checkpoint waits ~0.12 s for it, and the commit waits
-~0.05 s more for the disk. So the wall time is about 0.65 s of Python + 0.2 s of tail + start-up, against
-`read_json`'s ~0.45-0.55 s CPU spread over both cores (~0.43 s wall on an idle machine, ~0.7 s when the
-other core is busy: the ratio depends on the load, so both the load and the CPU-time ratio are given).
+reading; after the last line is read the sync still takes ~0.12 s (waiting for the last row group's
+write, the commit's ~0.08 s wall of which ~0.04 s CPU, the sync log). So the wall time is ~0.65 s of
+reading in Python + ~0.12 s of tail + ~0.02 s of start-up (~0.8 s), against `read_json`'s ~0.4-0.6 s CPU
+spread over both cores (~0.38-0.45 s wall with a free core, ~0.7 s when the other core is busy): the
+ratio depends on the load, so both the load and the CPU-time ratio are given. Reaching 50% at low load
+needs ~0.2 s less Python per 150,000 records, i.e. fewer interpreter steps per record than one `Record`
+object through a generator and the destination's loop allow.
 
 Changes that moved it, in order: ids, load time, generation and the empty `_airbyte_meta` made by DuckDB
 in the `insert … select` instead of per record in Python (`uuid4` alone was ~0.3 s); `_airbyte_data`
@@ -380,8 +383,10 @@ pre-check already serialized (`Record.data_bytes`) and the rule it already check
 the destination neither serializes nor validates a second time; `write_buffer_row_group_count = 1` during
 a sync, so a full row group is written on the writer thread while reading goes on instead of by the
 commit (commit 0.16 -> 0.04 s CPU); the JSONL `Record` built positionally (keyword arguments cost
-~0.04 s per 150,000). Tried without gain: two DuckDB threads for the commit; disabling compression
-(the row-group write 0.13 -> 0.09 s, not worth a larger file). Not done: handing the source line's own
+~0.04 s per 150,000); a batch ends one row past each full DuckDB row group, so that group's write starts
+at once (time after the last line read 0.23 -> 0.12 s). Tried without gain: two DuckDB threads for the
+commit; 5,000- or 10,000-record batches; disabling compression (the row-group write 0.13 -> 0.09 s, not
+worth a larger file). Not done: handing the source line's own
 bytes to the destination instead of re-serializing (~0.03 s) — it would change the stored text
 (whitespace), and staging keys records without a primary key by `md5(_airbyte_data::varchar)`; a
 batch message (many records per message) that would drop most of the ~0.3 s of per-record interpreter
