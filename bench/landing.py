@@ -352,11 +352,12 @@ methods share that noise, so the ratio is steadier than the absolute numbers.
   (read = landed + quarantined is checked).
 - `read_json`: the floor — DuckDB alone, one `create table raw.bench__records as select uuid()::varchar,
   now(), now(), '<meta>'::json, 0::bigint, json from read_ndjson_objects('<file>')`: every line is parsed
-  as JSON and stored as a `json` value, no Python per record, no validation beyond JSON syntax.
-- `python_loop`: `json.loads` per line, `json.dumps` back, a `uuid4` and timestamp per row, parameterized
+  as JSON and stored as a `json` value, no Python per record, no validation beyond JSON syntax. DuckDB
+  keeps its default threads (both cores).
+- `read_json_1thread` (if run): extra information, not the goal's floor: the same statement after
+  `set threads = 1`.
+- `python_loop` (if run): `json.loads` per line, `json.dumps` back, a `uuid4` and timestamp per row, parameterized
   `insert … values (…), (…)` of {LOOP_ROWS_PER_INSERT} rows per statement in one transaction.
-
-- `read_json_1thread`: extra information, not the goal's floor: the same statement after `set threads = 1`.
 
 **What bounds `refinery`** (per-thread CPU time, 150,000 records, measured with `time.thread_time` around
 each stage and cProfile; see History for the steps): nearly all of it is Python on one thread, which holds
@@ -367,7 +368,9 @@ two `:` counts ~0.08 s, and the interpreter's per-line work (calls, the `Record`
 inserts, including writing each full row group (~0.13 s), run on the writer thread and overlap the
 reading; after the last line is read the sync still takes ~0.12 s (waiting for the last row group's
 write, the commit's ~0.08 s wall of which ~0.04 s CPU, the sync log). So the wall time is ~0.65 s of
-reading in Python + ~0.12 s of tail + ~0.02 s of start-up (~0.8 s), against `read_json`'s ~0.4-0.6 s CPU
+reading in Python + ~0.12 s of tail + ~0.02 s of start-up (~0.8 s for a second sync in one process; the
+first sync in a fresh process, as here and as `refinery sync` runs, takes ~0.1 s more, mostly the first
+touch of memory), against `read_json`'s ~0.4-0.6 s CPU
 spread over both cores (~0.38-0.45 s wall with a free core, ~0.7 s when the other core is busy): the
 ratio depends on the load, so both the load and the CPU-time ratio are given. Reaching 50% at low load
 needs ~0.2 s less Python per 150,000 records, i.e. fewer interpreter steps per record than one `Record`
@@ -386,11 +389,11 @@ commit (commit 0.16 -> 0.04 s CPU); the JSONL `Record` built positionally (keywo
 ~0.04 s per 150,000); a batch ends one row past each full DuckDB row group, so that group's write starts
 at once (time after the last line read 0.23 -> 0.12 s). Tried without gain: two DuckDB threads for the
 commit; 5,000- or 10,000-record batches; disabling compression (the row-group write 0.13 -> 0.09 s, not
-worth a larger file). Not done: handing the source line's own
-bytes to the destination instead of re-serializing (~0.03 s) — it would change the stored text
-(whitespace), and staging keys records without a primary key by `md5(_airbyte_data::varchar)`; a
-batch message (many records per message) that would drop most of the ~0.3 s of per-record interpreter
-work, at the cost of a new message type every consumer of sources must understand.
+worth a larger file). Not done: handing the source line's own bytes to the destination instead of
+re-serializing (~0.03 s) — it would change the stored text (whitespace), and staging keys records
+without a primary key by `md5(_airbyte_data::varchar)`; a batch message (many records per message) that
+would drop most of the ~0.3 s of per-record interpreter work, at the cost of a new message type every
+consumer of sources must understand.
 
 ### History
 
