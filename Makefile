@@ -43,9 +43,10 @@ lint: $(STAMP)
 BENCH_RECORDS ?= 150000
 BENCH_RUNS    ?= 3
 BENCH_NOTE    ?=
+BENCH_METHODS ?=
 bench: $(STAMP)
 	$(BIN)/python bench/landing.py --records $(BENCH_RECORDS) --runs $(BENCH_RUNS) --write-doc docs/BENCHMARKS.md \
-		$(if $(BENCH_NOTE),--note "$(BENCH_NOTE)")
+		$(if $(BENCH_NOTE),--note "$(BENCH_NOTE)") $(if $(BENCH_METHODS),--methods $(BENCH_METHODS))
 
 ui: $(STAMP)
 	$(BIN)/refinery ui

@@ -8,6 +8,8 @@ Three ways, on the same generated JSONL file, each into a fresh DuckDB file:
 - `read_json`: the floor. DuckDB alone: `create table … as select` from `read_ndjson_objects(file)`
   (each line validated as JSON and kept as a `json` value) plus the same five bookkeeping columns
   (`uuid()`, the load time twice, a constant `_airbyte_meta` json, generation 0), in one statement.
+- `read_json_1thread`: extra information only, not the goal's floor: the same statement with DuckDB held
+  to one thread (`set threads = 1`), i.e. what DuckDB's parser does on one core.
 - `python_loop`: what a hand-written loader does. `json.loads` per line, `json.dumps` back, a uuid4
   per row, parameterized multi-row `insert … values` of 500 rows each, one transaction.
 
@@ -38,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("refinery", "read_json", "python_loop")
+METHODS = ("refinery", "read_json", "read_json_1thread", "python_loop")
 SECTION = "Landing throughput"
 LOOP_ROWS_PER_INSERT = 500
 EVENTS = ["view", "click", "add_to_cart", "purchase", "refund", "signup", "login", "logout"]
@@ -105,7 +107,7 @@ def input_stats(path: Path) -> dict:
     }
 
 
-# -- the three methods (run inside a worker process) -------------------------------------------------
+# -- the methods (run inside a worker process) -------------------------------------------------
 def land_refinery(jsonl: Path, home: Path) -> int:
     from ingestion.config import load_config
     from ingestion.sync import sync_source
@@ -123,11 +125,13 @@ def land_refinery(jsonl: Path, home: Path) -> int:
     return counts.landed
 
 
-def land_read_json(jsonl: Path, home: Path) -> int:
+def land_read_json(jsonl: Path, home: Path, threads: int | None = None) -> int:
     import duckdb
 
     meta = json.dumps({"sync_id": str(uuid.uuid4()), "changes": []})
     with duckdb.connect(str(home / "warehouse" / "refinery.duckdb")) as con:
+        if threads is not None:
+            con.execute(f"set threads = {int(threads)}")
         con.execute("create schema raw")
         con.execute(
             """create table raw.bench__records as select
@@ -170,7 +174,16 @@ def land_python_loop(jsonl: Path, home: Path) -> int:
         return con.execute("select count(*) from raw.bench__records").fetchone()[0]
 
 
-LANDERS = {"refinery": land_refinery, "read_json": land_read_json, "python_loop": land_python_loop}
+def land_read_json_1thread(jsonl: Path, home: Path) -> int:
+    return land_read_json(jsonl, home, threads=1)
+
+
+LANDERS = {
+    "refinery": land_refinery,
+    "read_json": land_read_json,
+    "read_json_1thread": land_read_json_1thread,
+    "python_loop": land_python_loop,
+}
 
 
 def worker(method: str, jsonl: Path, home: Path) -> None:
@@ -244,6 +257,20 @@ def git_commit() -> str:
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def goal_line(summary: dict[str, dict], loads: tuple[float, float]) -> str:
+    """The goal's verdict in one line: wall-clock ratio, CPU-time ratio and the load they were measured at."""
+    if "refinery" not in summary or "read_json" not in summary:
+        return "Goal (`refinery` ≥ 50% of `read_json` throughput): not measured in this run."
+    ratio = summary["read_json"]["seconds"] / summary["refinery"]["seconds"]
+    cpu_ratio = summary["read_json"]["cpu_seconds"] / summary["refinery"]["cpu_seconds"]
+    verdict = "met" if ratio >= 0.5 else "**not met**"
+    return (
+        f"Goal (`refinery` ≥ 50% of `read_json` throughput): {verdict} in this run: {ratio:.0%} by wall-clock "
+        f"throughput at 1-minute load average {loads[0]:.1f} (start) to {loads[1]:.1f} (end) on {os.cpu_count()} "
+        f"cores; by CPU time (read_json CPU s / refinery CPU s) {cpu_ratio:.0%}."
+    )
+
+
 def summarize(results: dict[str, list[dict]], stats: dict) -> dict[str, dict]:
     summary = {}
     for method, runs in results.items():
@@ -275,20 +302,24 @@ def table(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def history_line(summary: dict[str, dict], stats: dict, note: str) -> str:
+def history_line(summary: dict[str, dict], stats: dict, note: str, loads: tuple[float, float]) -> str:
     parts = [f"{m} {s['records_per_s']:,.0f} rec/s" for m, s in summary.items()]
     ratio = ""
     if "refinery" in summary and "read_json" in summary:
-        ratio = f"; refinery/read_json {summary['read_json']['seconds'] / summary['refinery']['seconds']:.0%}"
+        ratio = (
+            f"; refinery/read_json {summary['read_json']['seconds'] / summary['refinery']['seconds']:.0%} "
+            f"(CPU time {summary['read_json']['cpu_seconds'] / summary['refinery']['cpu_seconds']:.0%})"
+        )
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    load = os.getloadavg()[0]
     return (
-        f"- {day}, commit {git_commit()}, {stats['records']:,} records, load {load:.1f}: "
+        f"- {day}, commit {git_commit()}, {stats['records']:,} records, load {loads[0]:.1f}-{loads[1]:.1f}: "
         f"{', '.join(parts)}{ratio} — {note}"
     )
 
 
-def section_text(summary: dict, stats: dict, args: argparse.Namespace, history: list[str]) -> str:
+def section_text(
+    summary: dict, stats: dict, args: argparse.Namespace, history: list[str], loads: tuple[float, float]
+) -> str:
     m = machine()
     shapes = stats["shapes"]
     return f"""## {SECTION}
@@ -303,14 +334,16 @@ document-like records (id, title, lang, url and 150–1000 words of text; {shape
 average) — every {args.doc_every}th record is a document, so documents carry most of the bytes.
 
 **Result** (median of {args.runs} runs each, fresh DuckDB file per run; MB = 10^6 bytes of input JSONL; CPU s =
-user + system time of the landing process, median; 1-minute load average when the runs ended:
-{os.getloadavg()[0]:.1f}):
+user + system time of the landing process, median; 1-minute load average when the runs started:
+{loads[0]:.1f}, when they ended: {loads[1]:.1f}):
 
 {table(summary)}
 
+{goal_line(summary, loads)}
+
 **Method** — each run lands the whole file into `raw.bench__records` with the raw layout of
 docs/raw-layer.md, in its own subprocess (peak RSS = `ru_maxrss` of that process, imports included);
-runs of the three methods are interleaved; wall time covers the landing only. Wall times vary with
+runs of the methods are interleaved; wall time covers the landing only. Wall times vary with
 whatever else the machine runs (a load above 2 on 2 cores slows every method); interleaving makes the
 methods share that noise, so the ratio is steadier than the absolute numbers.
 
@@ -319,28 +352,48 @@ methods share that noise, so the ratio is steadier than the absolute numbers.
   (read = landed + quarantined is checked).
 - `read_json`: the floor — DuckDB alone, one `create table raw.bench__records as select uuid()::varchar,
   now(), now(), '<meta>'::json, 0::bigint, json from read_ndjson_objects('<file>')`: every line is parsed
-  as JSON and stored as a `json` value, no Python per record, no validation beyond JSON syntax.
-- `python_loop`: `json.loads` per line, `json.dumps` back, a `uuid4` and timestamp per row, parameterized
+  as JSON and stored as a `json` value, no Python per record, no validation beyond JSON syntax. DuckDB
+  keeps its default threads (both cores).
+- `read_json_1thread` (if run): extra information, not the goal's floor: the same statement after
+  `set threads = 1`.
+- `python_loop` (if run): `json.loads` per line, `json.dumps` back, a `uuid4` and timestamp per row, parameterized
   `insert … values (…), (…)` of {LOOP_ROWS_PER_INSERT} rows per statement in one transaction.
 
-Goal: `refinery` ≥ 50% of `read_json` throughput.
+**What bounds `refinery`** (per-thread CPU time, 150,000 records, measured with `time.thread_time` around
+each stage and cProfile; see History for the steps): nearly all of it is Python on one thread, which holds
+the GIL. The files source needs ~0.43 s CPU: reading lines ~0.04 s, `orjson.loads` ~0.10 s, the one
+`orjson.dumps` ~0.03 s (the duplicate-key pre-check's, also the stored `_airbyte_data`), the pre-check's
+two `:` counts ~0.08 s, and the interpreter's per-line work (calls, the `Record`, the primary-key check)
+~0.18 s. The destination's per-record loop adds ~0.1 s, the final insert and commit ~0.05 s CPU. DuckDB's
+inserts, including writing each full row group (~0.13 s), run on the writer thread and overlap the
+reading; after the last line is read the sync still takes ~0.12 s (waiting for the last row group's
+write, the commit's ~0.08 s wall of which ~0.04 s CPU, the sync log). So the wall time is ~0.65 s of
+reading in Python + ~0.12 s of tail + ~0.02 s of start-up (~0.8 s for a second sync in one process; the
+first sync in a fresh process, as here and as `refinery sync` runs, takes ~0.1 s more, mostly the first
+touch of memory), against `read_json`'s ~0.4-0.6 s CPU
+spread over both cores (~0.38-0.45 s wall with a free core, ~0.7 s when the other core is busy): the
+ratio depends on the load, so both the load and the CPU-time ratio are given. Reaching 50% at low load
+needs ~0.2 s less Python per 150,000 records, i.e. fewer interpreter steps per record than one `Record`
+object through a generator and the destination's loop allow.
 
-**What bounds `refinery`** (measured with per-thread CPU time on 150,000 records; see History for the
-steps): the Python work per record — the files source reads the line, `orjson.loads` it and yields a
-`Record` (~0.25 s CPU, ~1.7 µs/record), the destination validates the primary key and `orjson.dumps`
-the data once for `_airbyte_data` (~0.2 s) — plus DuckDB's insert, commit and checkpoint (~0.35 s on
-one DuckDB thread). `read_json` does its JSON parsing in C++ and needs ~0.5 s CPU in all. The
-destination inserts each batch on a writer thread while the next batch is read, so with a free core
-DuckDB's share of the wall time mostly hides behind the Python part; on a loaded machine the wall
-time tracks the CPU time. Changes that moved it, in order: ids, load time, generation and the empty
-`_airbyte_meta` made by DuckDB in the `insert … select` instead of per record in Python (`uuid4` alone
-was ~0.3 s); `_airbyte_data` handed over as an Arrow `arrow.json` column, so DuckDB does not parse the
-JSON a second time; batches overlapped with reading; records buffered in one `bytearray` plus offsets
-per batch instead of one `bytes` object each (that alone removed ~100,000 page faults, ~0.3 s of
-system CPU per 150,000 records on this VM); DuckDB held to one thread during a sync (two threads
-spent ~0.3 s more CPU for no gain on batch inserts). Not done: handing the source line's own bytes
-to the destination instead of re-serializing (~0.05 s) — it would change the stored text
-(whitespace), and staging keys records without a primary key by `md5(_airbyte_data::varchar)`.
+Changes that moved it, in order: ids, load time, generation and the empty `_airbyte_meta` made by DuckDB
+in the `insert … select` instead of per record in Python (`uuid4` alone was ~0.3 s); `_airbyte_data`
+handed over as an Arrow `arrow.json` column, so DuckDB does not parse the JSON a second time; batches
+overlapped with reading; records buffered in one `bytearray` plus offsets per batch instead of one `bytes`
+object each (~100,000 fewer page faults, ~0.3 s of system CPU); DuckDB held to one thread during a sync;
+then (main-thread CPU 0.96 -> 0.64 s): the files source hands the destination the bytes its duplicate-key
+pre-check already serialized (`Record.data_bytes`) and the rule it already checked (`Record.checked`), so
+the destination neither serializes nor validates a second time; `write_buffer_row_group_count = 1` during
+a sync, so a full row group is written on the writer thread while reading goes on instead of by the
+commit (commit 0.16 -> 0.04 s CPU); the JSONL `Record` built positionally (keyword arguments cost
+~0.04 s per 150,000); a batch ends one row past each full DuckDB row group, so that group's write starts
+at once (time after the last line read 0.23 -> 0.12 s). Tried without gain: two DuckDB threads for the
+commit; 5,000- or 10,000-record batches; disabling compression (the row-group write 0.13 -> 0.09 s, not
+worth a larger file). Not done: handing the source line's own bytes to the destination instead of
+re-serializing (~0.03 s) — it would change the stored text (whitespace), and staging keys records
+without a primary key by `md5(_airbyte_data::varchar)`; a batch message (many records per message) that
+would drop most of the ~0.3 s of per-record interpreter work, at the cost of a new message type every
+consumer of sources must understand.
 
 ### History
 
@@ -380,7 +433,7 @@ def existing_history(text: str) -> list[str]:
     return [line for line in match.group(1).splitlines() if line.startswith("- ") and line != "- (none yet)"]
 
 
-def write_doc(path: Path, summary: dict, stats: dict, args: argparse.Namespace) -> None:
+def write_doc(path: Path, summary: dict, stats: dict, args: argparse.Namespace, loads: tuple[float, float]) -> None:
     text = (
         path.read_text()
         if path.exists()
@@ -388,11 +441,11 @@ def write_doc(path: Path, summary: dict, stats: dict, args: argparse.Namespace) 
     )
     history = existing_history(text)
     if args.note:
-        history.append(history_line(summary, stats, args.note))
+        history.append(history_line(summary, stats, args.note, loads))
     text = replace_section(text, "Machine", machine_section())
     if text.index("## Machine") > text.find(f"## {SECTION}") >= 0:
         raise SystemExit(f"{path}: the Machine section must come first; move it by hand")
-    text = replace_section(text, SECTION, section_text(summary, stats, args, history))
+    text = replace_section(text, SECTION, section_text(summary, stats, args, history, loads))
     path.write_text(text.rstrip() + "\n")
 
 
@@ -424,6 +477,7 @@ def main() -> None:
     stats = input_stats(jsonl)
     print(f"input: {stats['records']:,} records, {stats['bytes'] / 1e6:.1f} MB, {stats['shapes']}", file=sys.stderr)
     results: dict[str, list[dict]] = {m: [] for m in methods}
+    load_start = os.getloadavg()[0]
     for run in range(args.runs):
         for method in methods:
             result = run_once(method, jsonl, args.workdir)
@@ -432,9 +486,11 @@ def main() -> None:
             results[method].append(result)
             print(f"run {run + 1}/{args.runs} {method}: {result['seconds']:.2f} s", file=sys.stderr)
     summary = summarize(results, stats)
+    loads = (load_start, os.getloadavg()[0])
     print(table(summary))
+    print(goal_line(summary, loads))
     if args.write_doc:
-        write_doc(args.write_doc, summary, stats, args)
+        write_doc(args.write_doc, summary, stats, args, loads)
         print(f"updated {args.write_doc}", file=sys.stderr)
 
 

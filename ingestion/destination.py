@@ -8,12 +8,14 @@ the sync-log counters: a crash at any point leaves the last checkpoint and exact
 records before it, so re-running lands nothing twice and loses nothing.
 
 Throughput (docs/BENCHMARKS.md, "Landing throughput"): per record, Python only validates the
-record and serializes its data once (orjson); ids (`uuid()`), load time, generation and the
-empty `_airbyte_meta` are filled in by DuckDB in the INSERT … SELECT. `_airbyte_data` reaches
-DuckDB as an Arrow `arrow.json` column, so DuckDB does not parse it again (orjson's output is
-valid JSON and UTF-8). Each batch is inserted on one writer thread while the caller's thread
-reads and validates the next batch (DuckDB releases the GIL); every checkpoint, quarantine
-write and rollback first waits for that insert, so the transaction boundaries are unchanged.
+record and serializes its data once (orjson), and neither when the source already did
+(`Record.checked` names the same rule, `Record.data_bytes` holds the bytes); ids (`uuid()`),
+load time, generation and the empty `_airbyte_meta` are filled in by DuckDB in the
+INSERT … SELECT. `_airbyte_data` reaches DuckDB as an Arrow `arrow.json` column, so DuckDB
+does not parse it again (orjson's output is valid JSON and UTF-8). Each batch is inserted on
+one writer thread while the caller's thread reads and validates the next batch (DuckDB
+releases the GIL); every checkpoint, quarantine write and rollback first waits for that
+insert, so the transaction boundaries are unchanged.
 
 Anything that cannot be landed goes to `raw._refinery_quarantine` with the reason and the
 original bytes, in the same transaction as its neighbours. See docs/raw-layer.md.
@@ -55,6 +57,13 @@ RAW_SCHEMA = "raw"
 # orjson's output goes in (valid JSON, valid UTF-8).
 JSON_TYPE = pa.json_(pa.large_string())
 ROLES = {"documents", "annotations", "records"}
+# DuckDB's `write_buffer_row_group_count` during a sync (default 5): a transaction's inserted rows
+# are written to the database file (optimistically, freed again on rollback) as soon as one row
+# group (122,880 rows) is full, i.e. on the writer thread while the next batch is read, instead of
+# five row groups at a time and the rest by the commit on the reading thread. 150,000 bench records:
+# commit 0.15 -> 0.03 s CPU (docs/BENCHMARKS.md, "Landing throughput").
+WRITE_BUFFER_ROW_GROUPS = 1
+ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size (a database file can be created with another)
 
 BOOKKEEPING_DDL = [
     f"create schema if not exists {RAW_SCHEMA}",
@@ -113,7 +122,7 @@ class StreamSpec:
             raise ValueError(f"stream {self.name!r}: role must be one of {sorted(ROLES)}")
 
 
-@dataclass
+@dataclass(slots=True)  # slots: two of its counters are updated per record
 class StreamCounts:
     read: int = 0
     landed: int = 0
@@ -168,6 +177,7 @@ class _Buffer:
     metas: dict[int, str] = field(default_factory=dict)  # row → `_airbyte_meta` of records with changes
     quarantine: list[tuple[str, bytes]] = field(default_factory=list)
     pending: StreamCounts = field(default_factory=StreamCounts)
+    cut: int = 0  # flush when this many records are buffered (see _batch_cut)
 
     def clear(self) -> None:
         self.extracted = array("q")
@@ -225,6 +235,8 @@ class DuckDBDestination:
     ) -> None:
         """Land into `database`; a batch is inserted after `batch_size` records or `batch_bytes` of data.
 
+        A batch also ends one row past each full DuckDB row group (see `_batch_cut`).
+
         `duckdb_threads`: DuckDB's worker threads while the sync runs (restored after; None: leave
         DuckDB's setting). One by default: a batch insert gains nothing from more (measured in
         bench/landing.py), and extra DuckDB threads only take CPU from the thread reading the source.
@@ -276,17 +288,21 @@ class DuckDBDestination:
         sync_id = str(uuid.uuid4())
         started = _now()
         specs = {spec.name: spec for spec in streams}
+        rules = {spec.name: _rule(spec) for spec in streams}
         committed: dict[str, StreamCounts] = {name: StreamCounts() for name in specs}
-        buffers: dict[str, _Buffer] = {name: _Buffer() for name in specs}
-        errors: list[str] = []
         batch_size, batch_bytes = self.batch_size, self.batch_bytes
+        buffers: dict[str, _Buffer] = {name: _Buffer(cut=_batch_cut(0, batch_size)) for name in specs}
+        errors: list[str] = []
         con = connect(self.database)
         self._writer = _Writer()
-        restore_threads = None
+        settings = {"write_buffer_row_group_count": WRITE_BUFFER_ROW_GROUPS}
+        if self.duckdb_threads is not None:
+            settings["threads"] = self.duckdb_threads
+        restore: dict[str, int] = {}
         try:
-            if self.duckdb_threads is not None:
-                restore_threads = con.execute("select current_setting('threads')").fetchone()[0]
-                con.execute(f"set threads = {int(self.duckdb_threads)}")
+            for name, value in settings.items():
+                restore[name] = con.execute(f"select current_setting('{name}')").fetchone()[0]
+                con.execute(f"set {name} = {int(value)}")
             _ensure_bookkeeping(con)
             self._close_interrupted(con)
             schema_changes: dict[str, list[tuple[str, str, str | None, str | None]]] = {}
@@ -297,23 +313,27 @@ class DuckDBDestination:
             try:
                 for message in messages:
                     if isinstance(message, Record):
-                        buffer = buffers.get(message.stream)
+                        stream = message.stream
+                        buffer = buffers.get(stream)
+                        data = message.data_bytes
+                        if data is None:
+                            data = record_bytes(message.data)
                         if buffer is None:
                             self._quarantine_into(
                                 buffers,
                                 committed,
-                                message.stream,
-                                f"record for stream {message.stream!r}, which is not in the configured "
+                                stream,
+                                f"record for stream {stream!r}, which is not in the configured "
                                 f"catalog ({', '.join(sorted(specs)) or 'no streams'})",
-                                record_bytes(message.data),
+                                data,
                             )
                             continue
-                        problem = _validate(specs[message.stream], message.data)
-                        data = record_bytes(message.data)
-                        if problem:
-                            raw = message.raw if message.raw is not None else data  # as it arrived, if known
-                            self._quarantine_into(buffers, committed, message.stream, problem, raw)
-                            continue
+                        if message.checked != rules[stream]:  # else the source ran the same check
+                            problem = _validate(specs[stream], message.data)
+                            if problem:
+                                raw = message.raw if message.raw is not None else data  # as it arrived, if known
+                                self._quarantine_into(buffers, committed, stream, problem, raw)
+                                continue
                         extracted = buffer.extracted
                         if message.changes:
                             buffer.metas[len(extracted)] = orjson.dumps(
@@ -326,8 +346,8 @@ class DuckDBDestination:
                         pending = buffer.pending
                         pending.read += 1
                         pending.bytes += message.size or len(data)
-                        if len(extracted) >= batch_size or len(batch_data) >= batch_bytes:
-                            self._flush(con, message.stream, buffer, generations[message.stream])
+                        if len(extracted) >= buffer.cut or len(batch_data) >= batch_bytes:
+                            self._flush(con, stream, buffer, generations[stream])
                             if on_progress and time.monotonic() - last_report > 1.0:
                                 on_progress(self.source_name, _merged(committed, buffers))
                                 last_report = time.monotonic()
@@ -359,8 +379,8 @@ class DuckDBDestination:
         finally:
             self._writer.close()
             self._writer = None
-            if restore_threads is not None:
-                con.execute(f"set threads = {int(restore_threads)}")
+            for name, value in restore.items():
+                con.execute(f"set {name} = {int(value)}")
             con.close()
 
     # -- internals -------------------------------------------------------------------------------
@@ -524,6 +544,7 @@ class DuckDBDestination:
             self._writer.wait()
             insert()
         buffer.pending.landed += count
+        buffer.cut = _batch_cut(buffer.pending.landed, self.batch_size)
         buffer.clear()
 
     def _flush_quarantine(self, con: duckdb.DuckDBPyConnection, sync_id: str, stream: str, buffer: _Buffer) -> None:
@@ -583,6 +604,7 @@ class DuckDBDestination:
             total.quarantined += buffer.pending.quarantined
             total.bytes += buffer.pending.bytes
             buffer.pending = StreamCounts()
+            buffer.cut = _batch_cut(0, self.batch_size)
         self._write_counts(con, sync_id, committed, "succeeded" if final else "running", None, now if final else None)
         con.commit()
         if not final:
@@ -669,9 +691,28 @@ def schema_changes(old: dict[str, str] | None, new: dict[str, str]) -> list[tupl
     return rows
 
 
+def _batch_cut(landed: int, batch_size: int) -> int:
+    """How many buffered records the next batch holds, `landed` rows into the open transaction.
+
+    `batch_size`, except that a batch ends one row past a full row group: DuckDB writes a full row
+    group (with WRITE_BUFFER_ROW_GROUPS = 1) when an insert first adds a row after it, so this
+    starts that write on the writer thread as soon as the group is full, not up to a batch later
+    (for the last group of a sync that is time the commit no longer waits for).
+    """
+    into_group = landed % ROW_GROUP_ROWS
+    if into_group == 0:
+        return batch_size if landed else min(batch_size, ROW_GROUP_ROWS + 1)
+    return min(batch_size, ROW_GROUP_ROWS - into_group + 1)
+
+
+def _rule(spec: StreamSpec) -> tuple[str | None, str | None]:
+    """The (primary key, text field) a stream's records are checked for (`Record.checked` names one)."""
+    return spec.primary_key, spec.text_field if spec.role == "documents" else None
+
+
 def _validate(spec: StreamSpec, data: dict[str, Any]) -> str | None:
     """Why a record cannot be landed in this stream, or None (rules: protocol.record_problem)."""
-    return record_problem(data, spec.primary_key, spec.text_field if spec.role == "documents" else None)
+    return record_problem(data, *_rule(spec))
 
 
 def _merged(committed: dict[str, StreamCounts], buffers: dict[str, _Buffer]) -> dict[str, StreamCounts]:

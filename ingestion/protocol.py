@@ -77,6 +77,13 @@ class Record:
     # The original bytes (one line of connector output), kept so a record the destination
     # rejects is quarantined as it arrived, not re-serialized. None for built-in sources.
     raw: bytes | None = None
+    # `data` serialized exactly as `record_bytes(data)` writes it, when the source already made
+    # those bytes (the files source does, for its duplicate-key check): the destination stores
+    # them as `_airbyte_data` instead of serializing `data` again. None: the destination does it.
+    data_bytes: bytes | None = None
+    # The (primary key, text field) that `record_problem` already accepted this record for: the
+    # destination does not run the same check again for a stream with the same rule. None: it does.
+    checked: tuple[str | None, str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -198,22 +205,27 @@ def undecodable_reason(text: bytes, exc: orjson.JSONDecodeError) -> str:
     return f"invalid JSON: {exc}"
 
 
-def parse_json_object(text: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """Decode one JSON object (a JSONL line): (the object, None) or (None, why it is rejected).
+def parse_json_object(text: bytes) -> tuple[dict[str, Any] | None, bytes, str | None]:
+    """Decode one JSON object (a JSONL line).
 
-    The caller checks the size first. Rejected: invalid JSON / UTF-8 / NUL bytes, a value that
-    is not an object, a key repeated in any object of the text.
+    Returns (the object, its `record_bytes` serialization, None) or (None, b"", why it is
+    rejected). The caller checks the size first. Rejected: invalid JSON / UTF-8 / NUL bytes, a
+    value that is not an object, a key repeated in any object of the text. The serialization is
+    the one the duplicate-key pre-check makes anyway; a source passes it on as `Record.data_bytes`.
     """
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return None, _undecodable_line_reason(text)
+        return None, b"", _undecodable_line_reason(text)
     if not isinstance(data, dict):
-        return None, f"expected a JSON object, got {type(data).__name__}"
-    duplicate = duplicate_key(text, data)
-    if duplicate is not None:
-        return None, f"duplicate key {duplicate!r}"
-    return data, None
+        return None, b"", f"expected a JSON object, got {type(data).__name__}"
+    # What record_bytes writes: `default=str` is never called for a value orjson itself decoded.
+    serialized = orjson.dumps(data)
+    if could_have_duplicate_keys(text, data, serialized):
+        duplicate = _repeated_key(text)
+        if duplicate is not None:
+            return None, b"", f"duplicate key {duplicate!r}"
+    return data, serialized, None
 
 
 def _undecodable_line_reason(text: bytes) -> str:
@@ -225,7 +237,7 @@ def _undecodable_line_reason(text: bytes) -> str:
     return "invalid JSON"  # not reached: text and stripped differ only in trailing whitespace
 
 
-def could_have_duplicate_keys(text: bytes, decoded: Any) -> bool:
+def could_have_duplicate_keys(text: bytes, decoded: Any, serialized: bytes | None = None) -> bool:
     """False only if `text` (valid JSON that decoded to `decoded`) certainly has no repeated key.
 
     Every member of every object in the text has exactly one ':' outside strings, and
@@ -233,17 +245,28 @@ def could_have_duplicate_keys(text: bytes, decoded: Any) -> bool:
     ':' literally. A member dropped as a duplicate takes at least its own ':' with it, so
     the text then has more ':' than the re-serialization. The converse fails only when a
     string spells ':' as an escape (\\u003a), which sends the object to the exact check.
-    Cost: one orjson.dumps and two byte counts (1.5 µs for a 400-byte record on the 2-core machine).
+    Cost: one orjson.dumps (none when the caller passes `serialized`, `orjson.dumps(decoded)`)
+    and two byte counts (1.5 µs for a 400-byte record on the 2-core machine).
     """
-    if text.count(b":") != orjson.dumps(decoded).count(b":"):
+    if serialized is None:
+        serialized = orjson.dumps(decoded)
+    if text.count(b":") != serialized.count(b":"):
         return True
     return b"\\" in text and (b"\\u003a" in text or b"\\u003A" in text)  # memchr first: most texts have no "\\"
 
 
-def duplicate_key(text: bytes, decoded: Any) -> str | None:
-    """The first key repeated inside one object of `text`, or None (exact when the pre-check is unsure)."""
-    if not could_have_duplicate_keys(text, decoded):
+def duplicate_key(text: bytes, decoded: Any, serialized: bytes | None = None) -> str | None:
+    """The first key repeated inside one object of `text`, or None (exact when the pre-check is unsure).
+
+    `serialized`: `orjson.dumps(decoded)`, if the caller has it.
+    """
+    if not could_have_duplicate_keys(text, decoded, serialized):
         return None
+    return _repeated_key(text)
+
+
+def _repeated_key(text: bytes) -> str | None:
+    """The first key repeated inside one object of `text` (valid JSON), or None: the exact, slow check."""
     found: list[str] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -106,28 +106,33 @@ class FilesSource:
 
     def _read_jsonl(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
         limit = protocol.MAX_RECORD_BYTES
+        stream, primary_key, text_field = self.stream, self.primary_key, self.text_field
+        rule = (primary_key, text_field)  # what each Record was checked for (the destination skips it then)
         with path.open("rb") as handle:
+            readline = handle.readline
             number = 0
             while True:
-                line = handle.readline(limit + 3)  # at most the limit, a line break and one byte more
+                line = readline(limit + 3)  # at most the limit, a line break and one byte more
                 if not line:
                     break
                 number += 1
                 if len(line) > limit and protocol.content_length(line) > limit:
                     line = _whole_line(handle, line)
                     reason = protocol.oversized_reason(protocol.content_length(line), limit)
-                    yield Quarantined(f"{key} line {number}: {reason}", line, self.stream)
+                    yield Quarantined(f"{key} line {number}: {reason}", line, stream)
                     continue
                 text = line[3:] if number == 1 and line.startswith(codecs.BOM_UTF8) else line
-                if not text.strip():
+                if text[:1] != b"{" and not text.strip():  # a line that starts with "{" is not blank
                     continue
-                data, problem = parse_json_object(text)
-                if data is not None:
-                    problem = self._problem(data)
+                data, serialized, problem = parse_json_object(text)
+                if problem is None:
+                    problem = record_problem(data, primary_key, text_field)
                 if problem is not None:
-                    yield Quarantined(f"{key} line {number}: {problem}", line, self.stream)
+                    yield Quarantined(f"{key} line {number}: {problem}", line, stream)
                     continue
-                yield Record(self.stream, data, emitted_at, size=len(line))
+                # positional (stream, data, emitted_at, namespace, changes, size, raw, data_bytes, checked):
+                # keyword arguments made building the Record ~40% slower, ~0.04 s per 150,000 lines
+                yield Record(stream, data, emitted_at, None, [], len(line), None, serialized, rule)
 
     def _read_csv(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
         """Rows of a UTF-8 CSV file with a header; a bad row is quarantined with its original bytes.

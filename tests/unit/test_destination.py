@@ -373,3 +373,29 @@ def test_batches_are_cut_by_bytes_and_every_record_lands_once(db):
     assert query(db, "select count(*), count(distinct _airbyte_data ->> 'id') from raw.src__docs") == [(50, 50)]
     assert max(flushed) == 4  # 4 records of ~1 KB reach batch_bytes
     assert sum(flushed) == 50
+
+
+def test_a_records_serialized_data_is_stored_and_its_check_skipped_only_for_the_same_rule(db):
+    rule = ("id", "text")  # what DOCS checks
+    given = Record("docs", {"id": "k1", "text": "t"}, 1, data_bytes=b'{"id":"k1","text":"t"}', checked=rule)
+    other_rule = Record("docs", {"text": "no key"}, 1, data_bytes=b'{"text":"no key"}', checked=("key", None))
+    unchecked = Record("docs", {"id": "k3"}, 1, data_bytes=b'{"id":"k3"}')
+    result = DuckDBDestination(db, "src", "files").run([DOCS], [given, other_rule, unchecked])
+    assert (result.total("landed"), result.total("quarantined")) == (1, 2)
+    assert query(db, "select _airbyte_data::varchar from raw.src__docs") == [('{"id":"k1","text":"t"}',)]
+    assert query(db, "select reason, raw_bytes from raw._refinery_quarantine order by reason") == [
+        ("missing primary key field 'id'", b'{"text":"no key"}'),
+        ("missing text field 'text'", b'{"id":"k3"}'),
+    ]
+
+
+def test_batches_end_one_row_past_each_full_duckdb_row_group():
+    from ingestion.destination import ROW_GROUP_ROWS, _batch_cut
+
+    landed, ends = 0, []
+    while landed < 3 * ROW_GROUP_ROWS:
+        landed += _batch_cut(landed, 20_000)
+        ends.append(landed)
+    assert {ROW_GROUP_ROWS + 1, 2 * ROW_GROUP_ROWS + 1} <= set(ends)
+    assert max(b - a for a, b in zip([0, *ends], ends, strict=False)) == 20_000
+    assert _batch_cut(0, 100) == 100 and _batch_cut(ROW_GROUP_ROWS, 100) == 100

@@ -33,6 +33,11 @@ def test_files_jsonl_csv_parquet_and_bad_lines(tmp_path, write_config):
     config = load_config(write_config("sources: {t: {kind: files, path: 'in/*', primary_key: id}}"))
     items = messages(build_source(config.sources["t"], config))
     records = [m.data for m in items if isinstance(m, Record)]
+    jsonl_records = [m for m in items if isinstance(m, Record) and m.data_bytes is not None]
+    assert [(m.data_bytes, m.checked) for m in jsonl_records] == [
+        (b'{"id":1}', ("id", None)),
+        (b'{"id":3}', ("id", None)),
+    ]
     assert records == [
         {"id": 1},
         {"id": 3},
