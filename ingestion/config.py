@@ -23,6 +23,7 @@ import difflib
 import glob
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,13 @@ def check_connector_options(config_path: Path, where: str, options: dict) -> Non
                 f"{config_path}: '{where}.streams' has {first!r} and {stream!r}, which would land in the same "
                 f"table stream '{table}'; keep one here and read the other through a second source entry"
             )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret replaced by `***` (longest first, so `user:pass` goes before `user`)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def resolve_env_config(source: SourceConfig) -> tuple[dict[str, Any], list[str]]:

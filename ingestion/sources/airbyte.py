@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingestion.config import ConfigError, SourceConfig, resolve_env_config, table_stream_name
+from ingestion.config import ConfigError, SourceConfig, redact, resolve_env_config, table_stream_name
 from ingestion.destination import SourceFailed, StreamSpec
 from ingestion.protocol import Log, Message, Other, Quarantined, Record, Trace, parse_line
 from ingestion.sources import SavedState
@@ -135,9 +135,7 @@ class AirbyteConnectorSource:
 
     def redact(self, text: str) -> str:
         self.config()
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets)
 
     def spec(self) -> dict[str, Any]:
         for message in self._run(["spec"]):

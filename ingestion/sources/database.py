@@ -78,7 +78,7 @@ from typing import Any
 
 import orjson
 
-from ingestion.config import Config, ConfigError, SourceConfig, table_stream_name
+from ingestion.config import Config, ConfigError, SourceConfig, redact, table_stream_name
 from ingestion.destination import StreamSpec
 from ingestion.protocol import Message, Quarantined, Record, record_bytes, stream_state_message
 from ingestion.sources import SavedState
@@ -370,8 +370,7 @@ class DatabaseSource:
 
     def _redact(self, text: str) -> str:
         env = self.source.option("password_from_env")
-        password = os.environ.get(env, "") if env else ""
-        return text.replace(password, "***") if password else text
+        return redact(text, [os.environ.get(env, "")] if env else [])
 
     def _connection_error(self, exc: BaseException) -> ConfigError:
         if self.kind == "sqlite":

@@ -103,7 +103,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 import orjson
 import requests
 
-from ingestion.config import NAME_PATTERN, Config, ConfigError, SourceConfig
+from ingestion.config import NAME_PATTERN, Config, ConfigError, SourceConfig, redact
 from ingestion.destination import SourceFailed, StreamSpec
 from ingestion.protocol import Log, Message, Quarantined, Record, stream_state_message
 from ingestion.sources import SavedState
@@ -737,9 +737,7 @@ class HttpSource:
             self._secrets.append((f"<secret:{name}:urlencoded>", encoded))
 
     def _redact(self, text: str) -> str:
-        for _, secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, [secret for _, secret in self._secrets])
 
     def _redact_bytes(self, raw: bytes) -> bytes:
         """The server's bytes with every known secret replaced by *** (quarantined pages are stored)."""

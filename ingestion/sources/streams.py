@@ -65,7 +65,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from ingestion.config import Config, ConfigError, SourceConfig
+from ingestion.config import Config, ConfigError, SourceConfig, redact
 from ingestion.destination import ROLES, StreamSpec
 from ingestion.protocol import Log, Message, Quarantined, Record, stream_state_message
 
@@ -231,13 +231,6 @@ def url_secrets(url: str) -> list[str]:
     return [value for part in parts if part for value in (part, unquote(part))]
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):  # "user:pass" before "user"
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 # -- shared: payload to record -------------------------------------------------------------------
 @dataclass
 class Settings:
@@ -346,7 +339,7 @@ class RedisStreamSource:
         secrets = [url, *url_secrets(url)]
         return StreamUnavailable(
             f"source '{self.source.name}': Redis at {redact_url(url)}, stream {self.key!r}: "
-            f"{_scrub(f'{type(exc).__name__}: {exc}', secrets)}; start Redis or fix 'url'/'url_from_env' "
+            f"{redact(f'{type(exc).__name__}: {exc}', secrets)}; start Redis or fix 'url'/'url_from_env' "
             f"in {self.source.config_file}"
         )
 
@@ -601,7 +594,7 @@ class NatsSource:
 
     def unavailable(self, exc: BaseException) -> StreamUnavailable:
         servers = ", ".join(redact_url(s) for s in self.servers())
-        text = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), self.secrets())
+        text = redact(f"{type(exc).__name__}: {exc}".rstrip(": "), self.secrets())
         return StreamUnavailable(
             f"source '{self.source.name}': NATS at {servers}, JetStream stream {self.stream!r}: {text}; "
             f"start NATS with JetStream, create the stream, or fix 'servers'/'stream' in {self.source.config_file}"

@@ -163,3 +163,9 @@ def test_glob_metacharacters_in_the_config_folder_are_literal(tmp_path, write_co
     assert source.resolve_glob("data/*.jsonl") == f"{tmp_path}/o'neil [[]x]/data/*.jsonl"
     assert source.resolve_glob("/abs/*.jsonl") == "/abs/*.jsonl"
     assert source.resolve_path("data/*.jsonl") == folder / "data" / "*.jsonl"
+
+
+def test_redact_replaces_every_secret_longest_first():
+    from ingestion.config import redact
+
+    assert redact("user:pass@host user pass", ["user", "user:pass", ""]) == "***@host *** pass"
