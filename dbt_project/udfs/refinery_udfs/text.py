@@ -14,7 +14,8 @@ def fix_encoding(text: str | None) -> str | None:
     `ftfy.fix_encoding` only re-decodes sequences it finds unlikely ("CafÃ©" → "Café",
     "doesnâ€™t" → "doesn’t"); it leaves clean text, including legitimate "Ã" in Portuguese
     ("NÃO"), unchanged. `ftfy.fix_text` is NOT used: it also changes quotes, ligatures,
-    line breaks and HTML entities, which altered about half of the clean documents tried.
+    line breaks and HTML entities: it changed 634 of 1,000 documents of real translated text
+    where `fix_encoding` changed 7, each a real repair (docs/cleaning/language.md).
     """
     if text is None:
         return None
