@@ -124,7 +124,7 @@ def macro_sql(name: str) -> str:
     if name == "mojibake_flag":
         return f"regexp_matches(text, '{pattern}')"
     if name == "nfkc":
-        return r"case when regexp_matches(text, '[^\x00-\x7F]') then refinery_nfkc(text) else text end"
+        return "refinery_nfkc(text)"
     raise ValueError(name)
 
 

@@ -31,8 +31,9 @@
     Unicode normalization in the form of var unicode_normalization_form:
       NFC  (default) canonical composition, DuckDB's nfc_normalize: "e" + U+0301 → "é";
       NFKC also folds compatibility characters, through the Python UDF refinery_nfkc:
-           "ﬁ" → "fi", "²" → "2", full-width "Ａ" → "A", "…" → "...". Pure-ASCII text is
-           its own NFKC form and never leaves DuckDB.
+           "ﬁ" → "fi", "²" → "2", full-width "Ａ" → "A", "…" → "...". The expression
+           appears once, so the macro can wrap a long nested expression. (An ASCII pre-check
+           in SQL was slower than Python's own quick check: 1.0 vs 0.5 CPU-s per 135 MB.)
     Anything else is a compilation error naming the var.
 -#}
 {% macro unicode_normalize(expression) -%}
@@ -40,11 +41,7 @@
     {%- if form == 'NFC' -%}
         nfc_normalize({{ expression }})
     {%- elif form == 'NFKC' -%}
-        case
-            when regexp_matches({{ expression }}, '[^\x00-\x7F]')
-                then refinery_nfkc({{ expression }})
-            else {{ expression }}
-        end
+        refinery_nfkc({{ expression }})
     {%- else -%}
         {{ exceptions.raise_compiler_error(
             "var unicode_normalization_form is '" ~ form ~ "'; use 'NFC' (default) or 'NFKC'"
