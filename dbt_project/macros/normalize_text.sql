@@ -1,6 +1,7 @@
 {#-
     Text normalization shared by documents and annotation items, so a document's
     `content_hash` and an annotation's `item_hash` agree on the same text. In order:
+      0. mojibake repair (var fix_mojibake, macro fix_mojibake: ftfy on flagged texts only);
       1. line endings: CR LF, CR, U+2028 and U+2029 become LF;
       2. HTML remnants: <script>/<style> blocks and
          comments dropped, block tags (p, div, br, li, h1-h6, tr, pre, …) become a line
@@ -12,8 +13,8 @@
          backticks and code-fence lines go; list bullets stay (they are a quality signal);
       5. control characters (C0 except TAB/LF, DEL, C1), byte-order marks, zero-width
          spaces and soft hyphens are dropped;
-      6. mojibake repair (var fix_mojibake) and the Unicode normalization form
-         (var unicode_normalization_form, NFC or NFKC): macro apply_unicode_fixes;
+      6. the Unicode normalization form (var unicode_normalization_form, NFC or NFKC:
+         macro unicode_normalize);
       7. horizontal whitespace (tabs, no-break and other Unicode spaces) collapses to one
          space, spaces around line breaks go, 3+ line breaks become one blank line
          (a paragraph break), and the text is trimmed.
@@ -22,7 +23,8 @@
 -#}
 {% macro normalize_text(expression) -%}
     {%- set block_tags = 'p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|pre|blockquote|section|article|header|footer|nav|aside|main|figure|figcaption|form|title' -%}
-    {%- set text = "regexp_replace(" ~ expression ~ ", '\\r\\n?|[\\x{2028}\\x{2029}]', chr(10), 'g')" -%}
+    {%- set source = fix_mojibake(expression) if var('fix_mojibake', true) else expression -%}
+    {%- set text = "regexp_replace(" ~ source ~ ", '\\r\\n?|[\\x{2028}\\x{2029}]', chr(10), 'g')" -%}
     {%- set text -%}
             regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
                 {{ text }},
@@ -53,27 +55,10 @@
         regexp_replace({{ text }}, '[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{FEFF}\x{200B}\x{00AD}]', '', 'g')
     {%- endset -%}
     trim(regexp_replace(regexp_replace(regexp_replace(
-        {{ apply_unicode_fixes(text) }},
+        {{ unicode_normalize(text) }},
         '[\t\f\v\p{Zs}]+', ' ', 'g'),
         ' ?\n ?', chr(10), 'g'),
         '\n{3,}', chr(10) || chr(10), 'g'), ' ' || chr(10))
-{%- endmacro %}
-
-{#-
-    Mojibake repair and the Unicode normalization form. DuckDB has only NFC built in;
-    NFKC and the repair come from Python UDFs (dbt_project/udfs) when configured.
--#}
-{% macro apply_unicode_fixes(expression) -%}
-    {%- set form = var('unicode_normalization_form', 'NFC') | upper -%}
-    {%- if form == 'NFC' -%}
-        nfc_normalize({{ expression }})
-    {%- elif form == 'NONE' -%}
-        {{ expression }}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error(
-            "var unicode_normalization_form is '" ~ form ~ "': use NFC, NFKC or none"
-        ) }}
-    {%- endif -%}
 {%- endmacro %}
 
 {#-

@@ -4,7 +4,9 @@
     (int_documents_quality and int_documents_repetition) and which of the failed rules drop
     the document (var quality_drop_rules, or quality_drop_rules_by_source[source_name]).
     screen_drop_reason is the FIRST reason that applies, in this order: empty_text,
-    too_short, then the failed dropping rules in the order of the configured list.
+    too_short, language (int_documents_language: not in var allowed_languages or below
+    var min_language_confidence), then the failed dropping rules in the order of the
+    configured list.
 -#}
 {%- set default_rules = var('quality_drop_rules') -%}
 {%- set by_source = var('quality_drop_rules_by_source') or {} -%}
@@ -24,6 +26,10 @@ int_documents_repetition as (
     select * from {{ ref('int_documents_repetition') }}
 ),
 
+int_documents_language as (
+    select * from {{ ref('int_documents_language') }}
+),
+
 combined as (
     select
         normalized.document_id,
@@ -34,6 +40,9 @@ combined as (
         normalized.first_extracted_at,
         normalized.content_hash,
         normalized.text_chars,
+        language.language,
+        language.language_confidence,
+        coalesce(language.is_language_allowed, false) as is_language_allowed,
         list_concat(
             coalesce(quality.failed_quality_rules, []::varchar[]),
             coalesce(repetition.failed_repetition_rules, []::varchar[])
@@ -53,6 +62,8 @@ combined as (
         on normalized.document_id = quality.document_id
     left join int_documents_repetition as repetition
         on normalized.document_id = repetition.document_id
+    left join int_documents_language as language
+        on normalized.document_id = language.document_id
 ),
 
 final as (
@@ -65,11 +76,15 @@ final as (
         first_extracted_at,
         content_hash,
         text_chars,
+        language,
+        language_confidence,
+        is_language_allowed,
         failed_quality_rules,
         list_filter(drop_rules, rule -> list_contains(failed_quality_rules, rule)) as dropping_rules,
         case
             when content_hash is null then 'empty_text'
             when text_chars <= {{ var('min_text_chars') | int }} then 'too_short'
+            when not is_language_allowed then 'language'
             else list_filter(drop_rules, rule -> list_contains(failed_quality_rules, rule))[1]
         end as screen_drop_reason
     from combined

@@ -35,6 +35,7 @@ document_reasons as (
         ('superseded', 'superseded'),
         ('dropped', 'empty_text'),
         ('dropped', 'too_short'),
+        ('dropped', 'language'),
         ('duplicate', 'exact_duplicate'),
         ('duplicate', 'near_duplicate'),
         ('kept', 'kept')
