@@ -69,6 +69,7 @@ final as (
         extracted_at,
         content_hash,
         shingle_count,
+        '{{ invocation_id }}' as dbt_invocation_id,
         [
             {%- for b in range(bands) %}
                 {%- set members = [] %}

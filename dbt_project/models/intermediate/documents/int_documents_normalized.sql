@@ -39,7 +39,8 @@ final as (
     select
         *,
         {{ text_hash('normalized_text') }} as content_hash,
-        coalesce(length(normalized_text), 0) as text_chars
+        coalesce(length(normalized_text), 0) as text_chars,
+        '{{ invocation_id }}' as dbt_invocation_id
     from normalized
 )
 
