@@ -42,7 +42,9 @@ combined as (
         normalized.text_chars,
         language.language,
         language.language_confidence,
-        coalesce(language.is_language_allowed, false) as is_language_allowed,
+        -- Evaluated here, not read from the incremental model, so changing allowed_languages or
+        -- min_language_confidence acts on the next build without a full refresh.
+        {{ language_allowed('language.language', 'language.language_confidence') }} as is_language_allowed,
         list_concat(
             coalesce(quality.failed_quality_rules, []::varchar[]),
             coalesce(repetition.failed_repetition_rules, []::varchar[])
