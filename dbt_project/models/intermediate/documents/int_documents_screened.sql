@@ -15,7 +15,10 @@
 with
 
 int_documents_normalized as (
+    -- The incremental tables keep the rows of a source removed from refinery.yml (they come
+    -- back if it is added again); from here on only configured sources count.
     select * from {{ ref('int_documents_normalized') }}
+    where {{ is_configured_source('source_name') }}
 ),
 
 int_documents_quality as (
