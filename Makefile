@@ -53,5 +53,5 @@ ui: $(STAMP)
 
 ## clean: remove the warehouse file, run history, connector venvs and dbt artefacts; releases are kept
 clean:
-	rm -rf warehouse/refinery.duckdb warehouse/refinery.duckdb.wal warehouse/last_build.json warehouse/logs \
+	rm -rf warehouse/refinery.duckdb warehouse/refinery.duckdb.wal warehouse/last_build.json warehouse/logs warehouse/.dbt_spill \
 		warehouse/.extensions .dagster connectors dbt_project/target dbt_project/logs
