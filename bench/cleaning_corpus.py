@@ -229,14 +229,16 @@ class Writer:
             if op == 0:  # substitute, keeping trailing punctuation
                 stripped = token.rstrip(".,?!")
                 lines[li][ti] = new_words[k] + token[len(stripped) :]
-            elif op == 1:  # insert after
-                lines[li].insert(ti + 1, new_words[k])
+            elif op == 1:  # insert after, moving the token's trailing punctuation to the new word
+                stripped = token.rstrip(".,?!")
+                lines[li][ti] = stripped
+                lines[li].insert(ti + 1, new_words[k] + token[len(stripped) :])
             elif len([t for t in lines[li] if t]) > 1 and ti > 0:  # delete (never a line's first token)
                 punct = token[len(token.rstrip(".,?!")) :]
                 del lines[li][ti]
                 lines[li][ti - 1] += punct
-            else:
-                lines[li].insert(ti + 1, new_words[k])
+            else:  # a line's first token is never deleted: insert before it instead
+                lines[li].insert(ti, new_words[k])
         return "\n".join(" ".join(line) for line in lines)
 
 
