@@ -173,6 +173,21 @@ def cluster_pairs(rows) -> set[tuple[str, str]]:
     return pairs
 
 
+def closure_pairs(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Every pair inside the connected components of the given pairs (a star a-b, a-c also gives b-c)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return cluster_pairs((x, root(x)) for x in parent)
+
+
 def load_truth(stems: list[Path]) -> dict[tuple[str, str], float]:
     truth = {}
     for stem in stems:
@@ -332,8 +347,8 @@ def dbt_build(home: Path, args, log: Path) -> dict:
     return run
 
 
-def refinery_outputs(home: Path) -> tuple[set, set, set]:
-    """(near pairs, cluster pairs, dropped ids), by source key, read from the built warehouse.
+def refinery_outputs(home: Path) -> tuple[dict, set, set]:
+    """(near pairs -> Refinery's jaccard, cluster pairs, flagged ids), by source key, from the warehouse.
 
     Near pairs: the intermediate table whose name ends in `near_pairs` (`document_id_a`, `document_id_b`);
     clusters: `marts.document_duplicates` (`source_key`, `cluster_id`); flagged: documents with a failed
@@ -350,15 +365,16 @@ def refinery_outputs(home: Path) -> tuple[set, set, set]:
         ).fetchall():
             columns[f"{schema}.{table}"].add(column)
         normalized = "intermediate.int_documents_normalized"
-        near, clusters, dropped = set(), set(), set()
+        near, clusters, dropped = {}, set(), set()
         for table in sorted(columns):
             if table.startswith("intermediate.") and table.endswith("near_pairs"):
+                jaccard_column = "p.jaccard" if "jaccard" in columns[table] else "null"
                 rows = con.execute(
-                    f"""select a.source_key, b.source_key from {table} as p
+                    f"""select a.source_key, b.source_key, {jaccard_column} from {table} as p
                         join {normalized} as a on a.document_id = p.document_id_a
                         join {normalized} as b on b.document_id = p.document_id_b"""
                 ).fetchall()
-                near = {(min(a, b), max(a, b)) for a, b in rows}
+                near = {(min(a, b), max(a, b)): jac for a, b, jac in rows}
             if (
                 table.startswith("intermediate.")
                 and "failed_quality_rules" in columns[table]
@@ -521,7 +537,10 @@ def summarize(results: dict[str, list[dict]], stems: dict[str, Path]) -> dict:
             s["groups"] = {g: med([r["build"]["groups"].get(g) for r in runs]) for g in last["build"]["groups"]}
             s["models"] = {m: med([r["build"]["models"].get(m) for r in runs]) for m in last["build"]["models"]}
             if last["near"]:
-                s["near_pairs"] = score(last["near"], truth, corpora)
+                s["near_pairs"] = score(set(last["near"]), truth, corpora)
+                diffs = [abs(j - truth[p]) for p, j in last["near"].items() if j is not None and p in truth]
+                if diffs:  # Refinery's own jaccard column against the exact one (same shingle definition?)
+                    s["jaccard_diff"] = {"pairs": len(diffs), "max": max(diffs), "mean": sum(diffs) / len(diffs)}
             if last["clusters"]:
                 s["cluster_pairs"] = score(last["clusters"], truth, corpora)
             if last["dropped"]:
@@ -539,7 +558,8 @@ def summarize(results: dict[str, list[dict]], stems: dict[str, Path]) -> dict:
                 s["direct_pairs"] = score(last["pairs"], truth, corpora)
             if method in ("seed_pipeline", "hf_datasets"):
                 planted = exact_group_pairs(stem)
-                s["exact_recall"] = {"found": len(planted & last["pairs"]), "planted": len(planted)}
+                grouped = closure_pairs(last["pairs"])  # a kept first copy and its duplicates form a group
+                s["exact_recall"] = {"found": len(planted & grouped), "planted": len(planted)}
             if last.get("clusters"):
                 s["cluster_pairs"] = score(last["clusters"], truth, corpora)
             if last.get("dropped") and method in ("datatrove_filters", "hf_datasets"):
@@ -559,7 +579,7 @@ def increment_summary(last: dict, stem: Path) -> dict:
     inc_stem = Path(inc["stem"])
     truth = load_truth([inc_stem])
     wanted = {p for p, j in truth.items() if j >= THRESHOLD}
-    found = inc["clusters"] | inc["near"]
+    found = inc["clusters"] | set(inc["near"])
     full, again = last["build"], inc["build"]
     near_groups = ("near dedup",)
     return {
@@ -702,6 +722,13 @@ def refinery_detail(s: dict) -> str:
             f"near-dedup models {inc['fraction_near']:.1%}); "
             f"planted new pairs with Jaccard ≥ 0.75 found: {inc['new_pairs_found']} of {inc['new_pairs_ge_075']}.",
         ]
+    if s.get("jaccard_diff"):
+        d = s["jaccard_diff"]
+        lines += [
+            "",
+            f"Refinery's `jaccard` column against the exact Jaccard of the same pairs ({d['pairs']:,} planted pairs): "
+            f"mean absolute difference {d['mean']:.4f}, largest {d['max']:.4f}.",
+        ]
     if s.get("heuristic_check"):
         h = s["heuristic_check"]
         lines += [
@@ -713,16 +740,15 @@ def refinery_detail(s: dict) -> str:
     return "\n".join(lines)
 
 
-def run_text(summary: dict, args, loads: tuple[float, float], commit: str) -> str:
+def run_text(summary: dict, args, loads: tuple[float, float], commit: str, note: str = "") -> str:
     parts = [
-        f"### {summary[next(iter(summary))]['docs']:,}-document run"
-        if "refinery" not in summary
-        else f"### {summary['refinery']['docs']:,}-document run",
+        f"### {args.docs:,}-document run",
         "",
         f"Commit {commit}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `{' '.join(sys.argv[1:])}`; 1-minute load average "
         f"{loads[0]:.1f} at the start, {loads[1]:.1f} at the end; DuckDB memory limit: "
         f"{args.memory_limit or 'default (80% of RAM)'}; "
         f"dbt selector `{args.select}`.",
+        *([note] if note else []),
         "",
         table(summary),
         "",
@@ -742,8 +768,8 @@ def run_text(summary: dict, args, loads: tuple[float, float], commit: str) -> st
         if e:
             parts += [
                 "",
-                f"`{method}` exact dedup found {e['found']:,} of the {e['planted']:,} planted exact-duplicate pairs "
-                "(byte-identical, whitespace and case copies).",
+                f"`{method}` exact dedup: {e['found']:,} of the {e['planted']:,} planted exact-duplicate pairs "
+                "(byte-identical, whitespace and case copies) fall in one of its duplicate groups.",
             ]
     for method in ("datatrove_filters", "hf_datasets"):
         h = summary.get(method, {}).get("heuristic_check")
@@ -832,6 +858,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep each run's folder (REFINERY_HOME, outputs)")
     parser.add_argument("--write-doc", type=Path, help="update the section of this file (docs/BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--reuse", type=Path, help="a --json of an earlier run on the same corpus: report its other methods"
+    )
     parser.add_argument("--land-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.land_worker:
@@ -881,10 +910,23 @@ def main() -> None:
             results[method].append(r)
     loads.append(os.getloadavg()[0])
     summary = summarize(results, stems)
-    body = run_text(summary, args, (loads[0], loads[1]), git_commit())
+    commit, when = git_commit(), f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    note = ""
+    if args.reuse:  # rows of methods not run now, from an earlier --json of the same corpus
+        old = json.loads(args.reuse.read_text())
+        reused = [m for m in old["summary"] if m not in summary]
+        merged = {**summary, **{m: old["summary"][m] for m in reused}}
+        summary = {m: merged[m] for m in METHODS if m in merged}
+        note = (
+            f"Rows of {', '.join(f'`{m}`' for m in reused)} are from an earlier invocation on the same corpus "
+            f"({old['when']}, commit {old['commit']}, load {old['loads'][0]:.1f}–{old['loads'][1]:.1f}: "
+            f"`{old['argv']}`)."
+        )
+    body = run_text(summary, args, (loads[0], loads[1]), commit, note)
     print(body)
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=1, default=str))
+        meta = {"when": when, "commit": commit, "loads": loads, "argv": " ".join(sys.argv[1:])}
+        args.json.write_text(json.dumps({**meta, "summary": summary}, indent=1, default=str))
     if args.write_doc:
         write_doc(args.write_doc, body, args.docs)
         say(f"updated {args.write_doc}")

@@ -151,3 +151,12 @@ def test_exact_jaccards_reads_the_texts_it_needs(tmp_path):
     corpus.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in texts.items()))
     got = cleaning.exact_jaccards({("d1", "d2"), ("d1", "d3")}, [corpus])
     assert got == {("d1", "d2"): pytest.approx(1 / 3), ("d1", "d3"): 0.0}
+
+
+def test_closure_pairs_join_stars_into_groups():
+    assert cleaning.closure_pairs({("a", "b"), ("a", "c"), ("d", "e")}) == {
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+        ("d", "e"),
+    }
