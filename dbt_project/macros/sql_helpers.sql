@@ -66,3 +66,24 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#- A list of Python/Jinja strings as a DuckDB varchar[] literal (an empty list stays typed). -#}
+{% macro string_list_literal(values) -%}
+    [{%- for value in values -%}{{ sql_string_literal(value) }}{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
+{%- endmacro %}
+
+{#-
+    Every quality rule int_documents_quality and int_documents_repetition can fail, in the
+    order the funnel lists them (docs/cleaning/README.md describes each).
+-#}
+{% macro quality_rule_names() -%}
+    {{ return([
+        'gopher_word_count', 'gopher_mean_word_length', 'gopher_symbol_word_ratio',
+        'gopher_bullet_lines', 'gopher_ellipsis_lines', 'gopher_alpha_words', 'gopher_stop_words',
+        'gopher_dup_lines', 'gopher_dup_paragraphs', 'gopher_dup_line_chars',
+        'gopher_dup_paragraph_chars', 'gopher_top_ngrams', 'gopher_dup_ngrams',
+        'c4_lorem_ipsum', 'c4_curly_bracket', 'c4_min_sentences',
+        'fineweb_line_punctuation', 'fineweb_dup_line_chars', 'fineweb_short_lines',
+        'fineweb_newline_ratio',
+    ]) }}
+{%- endmacro %}

@@ -34,7 +34,8 @@ INTRO_HTML = (
     "<script>var x = '<p>';</script><!-- a comment --><p>It cleans,&nbsp;dedups and labels.</p>"
     "</body></html>"
 )
-INTRO_TEXT = "Refinery turns raw & messy sources into training data. It cleans, dedups and labels."
+# Block tags (<p>) become line breaks and the blank lines between them one paragraph break.
+INTRO_TEXT = "Refinery turns raw & messy sources into training data.\n\nIt cleans, dedups and labels."
 DAMAGED_TEXT = "My order #1234 arrived damaged and I would like a replacement please."
 INVOICE_TEXT = "The invoice for March was charged twice to my credit card, please refund one."
 CAFE_TEXT_NFC = "Caf\u00e9 au lait was cold when it arrived and the cup was only half full."
@@ -519,7 +520,15 @@ def make_home(root: Path, **raw_options: bool) -> Path:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtRun]:
     home = make_home(tmp_path_factory.mktemp("refinery_home"))
     # The fixture quarantines 2 of tickets' 9 records (22%) on purpose; the gate is tested below.
-    run = run_dbt(home, "build", "--vars", "{max_quarantined_fraction: 0.25}")
+    # Its texts are one-sentence notes that web-corpus quality rules would drop: no rule drops
+    # here (they are still computed and counted), so length and dedup rules are seen alone;
+    # tests/integration/test_cleaning.py covers the quality rules.
+    run = run_dbt(
+        home,
+        "build",
+        "--vars",
+        "{max_quarantined_fraction: 0.25, quality_drop_rules: [], quality_drop_rules_by_source: {}}",
+    )
     assert run.returncode == 0, run.output[-6000:]
     yield run
     shutil.rmtree(home, ignore_errors=True)
@@ -541,7 +550,8 @@ def expected_split(group_key: str) -> str:
 
 
 def content_hash(text: str) -> str:
-    return hashlib.md5(text.lower().encode()).hexdigest()
+    """Macro text_hash: md5 of the lowercased text with every whitespace run read as one space."""
+    return hashlib.md5(" ".join(text.split()).lower().encode()).hexdigest()
 
 
 H_INTRO = document_id("handbook", "documents", "guide/intro.md")
@@ -557,7 +567,8 @@ ODD = document_id("odd_names", "records", "n-1")
 
 
 def test_build_output_mentions_unit_tests_and_no_failures(built: DbtRun) -> None:
-    assert "test_dedup_first_seen_wins_and_length_rules_come_first" in built.output
+    assert "test_dedup_screens_come_before_duplicates" in built.output
+    assert "test_cluster_representative_choice" in built.output
     assert "ERROR=0" in built.output.replace(" ", "")
     assert "WARN=0" in built.output.replace(" ", "")
     # Custom schemas land exactly as named, not as main_staging.
@@ -701,7 +712,10 @@ def test_item_labels(built: DbtRun) -> None:
 def test_pipeline_funnel_numbers(built: DbtRun) -> None:
     rows = {
         (row[0], row[1], row[2]): row[3]
-        for row in built.rows("select source_name, outcome, reason, records from marts.pipeline_funnel")
+        for row in built.rows(
+            "select source_name, outcome, reason, records from marts.pipeline_funnel "
+            "where outcome != 'rule_failed' and (outcome != 'dropped' or reason in ('empty_text', 'too_short'))"
+        )
     }
     assert rows == {
         ("handbook", "ingested", "ingested"): 6,
@@ -709,6 +723,7 @@ def test_pipeline_funnel_numbers(built: DbtRun) -> None:
         ("handbook", "superseded", "superseded"): 1,
         ("handbook", "dropped", "empty_text"): 2,
         ("handbook", "dropped", "too_short"): 1,
+        ("handbook", "duplicate", "near_duplicate"): 0,
         ("handbook", "duplicate", "exact_duplicate"): 0,
         ("handbook", "kept", "kept"): 2,
         ("tickets", "ingested", "ingested"): 7,
@@ -716,6 +731,7 @@ def test_pipeline_funnel_numbers(built: DbtRun) -> None:
         ("tickets", "superseded", "superseded"): 1,
         ("tickets", "dropped", "empty_text"): 0,
         ("tickets", "dropped", "too_short"): 0,
+        ("tickets", "duplicate", "near_duplicate"): 0,
         ("tickets", "duplicate", "exact_duplicate"): 3,
         ("tickets", "kept", "kept"): 3,
         ("odd_names", "ingested", "ingested"): 1,
@@ -723,6 +739,7 @@ def test_pipeline_funnel_numbers(built: DbtRun) -> None:
         ("odd_names", "superseded", "superseded"): 0,
         ("odd_names", "dropped", "empty_text"): 0,
         ("odd_names", "dropped", "too_short"): 0,
+        ("odd_names", "duplicate", "near_duplicate"): 0,
         ("odd_names", "duplicate", "exact_duplicate"): 0,
         ("odd_names", "kept", "kept"): 1,
         ("topics", "ingested", "ingested"): 5,
@@ -730,6 +747,31 @@ def test_pipeline_funnel_numbers(built: DbtRun) -> None:
         ("shop", "ingested", "ingested"): 5,
         ("shop", "quarantined", "quarantined"): 0,
     }
+    # Every quality rule is listed for every document source, as dropped (0 here: no rule drops)
+    # and rule_failed (the documents failing it, counted independently below).
+    rules = {
+        row[0] for row in built.rows("select distinct reason from marts.pipeline_funnel where outcome = 'rule_failed'")
+    }
+    assert len(rules) == 20 and "gopher_word_count" in rules and "fineweb_short_lines" in rules
+    failed = dict.fromkeys(((s, r) for s in ("handbook", "tickets", "odd_names") for r in rules), 0)
+    for source, rule, count in built.rows(
+        "select source_name, rule, count(*) from (select source_name, unnest(failed_quality_rules) as rule "
+        "from intermediate.int_documents_screened) group by all"
+    ):
+        failed[(source, rule)] = count
+    assert failed[("tickets", "gopher_word_count")] == 6  # every ticket (one-sentence notes) fails it
+    funnel_failed = {
+        (row[0], row[1]): row[2]
+        for row in built.rows(
+            "select source_name, reason, records from marts.pipeline_funnel where outcome = 'rule_failed'"
+        )
+    }
+    assert funnel_failed == failed
+    dropped_by_rule = built.rows(
+        "select sum(records) from marts.pipeline_funnel "
+        "where outcome = 'dropped' and reason not in ('empty_text', 'too_short')"
+    )
+    assert dropped_by_rule == [(0,)]
     (run_ids,) = built.rows("select count(distinct run_id), count(distinct computed_at) from marts.pipeline_funnel")
     assert run_ids == (1, 1)
 

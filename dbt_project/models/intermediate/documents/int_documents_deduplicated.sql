@@ -1,58 +1,51 @@
+{{ config(tags=['cleaning']) }}
+
 with
 
 int_documents_normalized as (
     select * from {{ ref('int_documents_normalized') }}
 ),
 
-length_checked as (
-    select
-        *,
-        case
-            when normalized_text is null or normalized_text = '' then 'empty_text'
-            when text_chars <= {{ var('min_text_chars') | int }} then 'too_short'
-        end as length_drop_reason
-    from int_documents_normalized
+int_documents_screened as (
+    select * from {{ ref('int_documents_screened') }}
 ),
 
-ranked as (
-    select
-        *,
-        first_value(document_id) over (
-            partition by content_hash
-            order by
-                first_extracted_at asc,
-                source_name asc,
-                stream_name asc,
-                source_key asc,
-                document_id asc
-        ) as winner_document_id
-    from length_checked
-    where length_drop_reason is null
+int_document_clusters as (
+    select * from {{ ref('int_document_clusters') }}
 ),
 
 final as (
     select
-        length_checked.document_id,
-        length_checked.source_name,
-        length_checked.stream_name,
-        length_checked.source_key,
-        length_checked.first_extracted_at,
-        length_checked.versions_count,
-        length_checked.normalized_text,
-        length_checked.content_hash,
-        length_checked.text_chars,
+        screened.document_id,
+        screened.source_name,
+        screened.stream_name,
+        screened.source_key,
+        screened.first_extracted_at,
+        normalized.versions_count,
+        normalized.normalized_text,
+        screened.content_hash,
+        screened.text_chars,
+        screened.failed_quality_rules,
+        screened.dropping_rules,
         case
-            when length_checked.length_drop_reason is not null then length_checked.length_drop_reason
-            when ranked.winner_document_id != length_checked.document_id then 'exact_duplicate'
+            when screened.screen_drop_reason is not null then screened.screen_drop_reason
+            when clusters.match_type = 'exact' then 'exact_duplicate'
+            when clusters.match_type = 'near' then 'near_duplicate'
         end as drop_reason,
-        ranked.winner_document_id as canonical_document_id,
+        case
+            when screened.screen_drop_reason is not null then null
+            else coalesce(clusters.representative_document_id, screened.document_id)
+        end as canonical_document_id,
+        clusters.cluster_id,
         (
-            length_checked.length_drop_reason is null
-            and ranked.winner_document_id = length_checked.document_id
+            screened.screen_drop_reason is null
+            and coalesce(clusters.match_type, 'representative') = 'representative'
         ) as is_kept
-    from length_checked
-    left join ranked
-        on length_checked.document_id = ranked.document_id
+    from int_documents_screened as screened
+    inner join int_documents_normalized as normalized
+        on screened.document_id = normalized.document_id
+    left join int_document_clusters as clusters
+        on screened.document_id = clusters.document_id
 )
 
 select * from final

@@ -1,9 +1,24 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='document_id',
+        incremental_strategy='delete+insert',
+        tags=['cleaning'],
+    )
+}}
 
 with
 
 stg_refinery__documents as (
     select * from {{ ref('stg_refinery__documents') }}
+    {% if is_incremental() %}
+        -- Only documents whose latest version arrived after the last build (a new version
+        -- replaces the document's row: unique_key document_id, delete+insert).
+        where extracted_at > (
+            select coalesce(max(extracted_at), '-infinity'::timestamp with time zone)
+            from {{ this }}
+        )
+    {% endif %}
 ),
 
 normalized as (
@@ -12,6 +27,7 @@ normalized as (
         source_name,
         stream_name,
         source_key,
+        extracted_at,
         first_extracted_at,
         versions_count,
         raw_text,

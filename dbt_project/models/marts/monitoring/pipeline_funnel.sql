@@ -17,22 +17,90 @@ sync_totals as (
     group by source_name
 ),
 
-document_totals as (
+document_sources as (
+    select distinct source_name from int_documents_deduplicated
+),
+
+-- Every (outcome, reason) a document source reports, so a rule that drops nothing still
+-- shows with 0. dropped / duplicate / kept / superseded add up to what was ingested (each
+-- document counted once, under the FIRST reason that drops it); rule_failed counts every
+-- document failing a quality rule, whether or not the rule drops it (var
+-- quality_drop_rules), so these overlap.
+document_reasons as (
+    select
+        outcome,
+        reason
+    from (
+        values
+        ('superseded', 'superseded'),
+        ('dropped', 'empty_text'),
+        ('dropped', 'too_short'),
+        ('dropped', 'language'),
+        ('duplicate', 'exact_duplicate'),
+        ('duplicate', 'near_duplicate'),
+        ('kept', 'kept')
+    ) as fixed_reasons (outcome, reason)  -- noqa: AL05
+    union all
+    select
+        outcome,
+        unnest({{ string_list_literal(quality_rule_names()) }}) as reason
+    from (values ('dropped'), ('rule_failed')) as rule_outcomes (outcome)  -- noqa: AL05
+),
+
+document_counts as (
     select
         source_name,
-        sum(versions_count - 1) as superseded,
-        count(*) filter (where drop_reason = 'empty_text') as empty_text,
-        count(*) filter (where drop_reason = 'too_short') as too_short,
-        count(*) filter (where drop_reason = 'exact_duplicate') as exact_duplicate,
-        count(*) filter (where is_kept) as kept
+        case
+            when is_kept then 'kept'
+            when drop_reason in ('exact_duplicate', 'near_duplicate') then 'duplicate'
+            else 'dropped'
+        end as outcome,
+        coalesce(drop_reason, 'kept') as reason,
+        count(*) as records
     from int_documents_deduplicated
-    group by source_name
+    group by all
+    union all
+    select
+        source_name,
+        'superseded' as outcome,
+        'superseded' as reason,
+        sum(versions_count - 1) as records
+    from int_documents_deduplicated
+    group by all
+    union all
+    select
+        source_name,
+        'rule_failed' as outcome,
+        reason,
+        count(*) as records
+    from (
+        select
+            source_name,
+            unnest(failed_quality_rules) as reason
+        from int_documents_deduplicated
+    ) as failures
+    group by all
+),
+
+document_outcomes as (
+    select
+        document_sources.source_name,
+        document_reasons.outcome,
+        document_reasons.reason,
+        coalesce(document_counts.records, 0) as records
+    from document_sources
+    cross join document_reasons
+    left join document_counts
+        on
+            document_sources.source_name = document_counts.source_name
+            and document_reasons.outcome = document_counts.outcome
+            and document_reasons.reason = document_counts.reason
 ),
 
 all_sources as (
     select source_name from sync_totals
     union
-    select source_name from document_totals
+    select source_name from document_sources
 ),
 
 source_outcomes as (
@@ -53,29 +121,6 @@ source_outcomes as (
     from all_sources
     left join sync_totals
         on all_sources.source_name = sync_totals.source_name
-),
-
-document_outcomes as (
-    select
-        document_totals.source_name,
-        outcome_reason.outcome,
-        outcome_reason.reason,
-        case outcome_reason.reason
-            when 'superseded' then document_totals.superseded
-            when 'empty_text' then document_totals.empty_text
-            when 'too_short' then document_totals.too_short
-            when 'exact_duplicate' then document_totals.exact_duplicate
-            when 'kept' then document_totals.kept
-        end as records
-    from document_totals
-    cross join (
-        values
-        ('superseded', 'superseded'),
-        ('dropped', 'empty_text'),
-        ('dropped', 'too_short'),
-        ('duplicate', 'exact_duplicate'),
-        ('kept', 'kept')
-    ) as outcome_reason (outcome, reason)
 ),
 
 final as (
