@@ -347,8 +347,10 @@ def dbt_build(home: Path, args, log: Path) -> dict:
     return run
 
 
-def refinery_outputs(home: Path) -> tuple[dict, set, set]:
-    """(near pairs -> Refinery's jaccard, cluster pairs, flagged ids), by source key, from the warehouse.
+def refinery_outputs(home: Path) -> tuple[dict, set, set, set]:
+    """(near pairs -> Refinery's jaccard, exact pairs, cluster pairs, flagged ids), by source key.
+
+    Exact pairs: documents sharing `content_hash` in `int_documents_normalized` (what exact dedup matches).
 
     Near pairs: the intermediate table whose name ends in `near_pairs` (`document_id_a`, `document_id_b`);
     clusters: `marts.document_duplicates` (`source_key`, `cluster_id`); flagged: documents with a failed
@@ -365,7 +367,7 @@ def refinery_outputs(home: Path) -> tuple[dict, set, set]:
         ).fetchall():
             columns[f"{schema}.{table}"].add(column)
         normalized = "intermediate.int_documents_normalized"
-        near, clusters, dropped = {}, set(), set()
+        near, exact, clusters, dropped = {}, set(), set(), set()
         for table in sorted(columns):
             if table.startswith("intermediate.") and table.endswith("near_pairs"):
                 jaccard_column = "p.jaccard" if "jaccard" in columns[table] else "null"
@@ -386,10 +388,16 @@ def refinery_outputs(home: Path) -> tuple[dict, set, set]:
                         f"select source_key from {table} where len(failed_quality_rules) > 0"
                     ).fetchall()
                 }
+        if "content_hash" in columns.get(normalized, set()):
+            rows = con.execute(
+                f"""select source_key, content_hash from {normalized}
+                    qualify count(*) over (partition by content_hash) > 1"""
+            ).fetchall()
+            exact = cluster_pairs(rows)
         if "marts.document_duplicates" in columns:
             rows = con.execute("select source_key, cluster_id from marts.document_duplicates").fetchall()
             clusters = cluster_pairs(rows)
-        return near, clusters, dropped
+        return near, exact, clusters, dropped
     finally:
         con.close()
 
@@ -419,8 +427,15 @@ def run_refinery(stem: Path, args, workdir: Path, last: bool) -> dict:
         land = measure([sys.executable, __file__, "--land-worker", str(home)], env, home / "land.log")
         land.update(json.loads((home / "land.log").read_text().strip().splitlines()[-1]))
         build = dbt_build(home, args, home / "dbt.log")
-        near, clusters, dropped = refinery_outputs(home)
-        result = {"landing": land, "build": build, "near": near, "clusters": clusters, "dropped": dropped}
+        near, exact, clusters, dropped = refinery_outputs(home)
+        result = {
+            "landing": land,
+            "build": build,
+            "near": near,
+            "exact": exact,
+            "clusters": clusters,
+            "dropped": dropped,
+        }
         if last and args.increment > 0:
             inc = stem.with_name(stem.name + f".inc{args.increment}")
             if not inc.with_name(inc.name + ".jsonl").exists():
@@ -429,12 +444,13 @@ def run_refinery(stem: Path, args, workdir: Path, last: bool) -> dict:
             inc_land = measure([sys.executable, __file__, "--land-worker", str(home)], env, home / "land2.log")
             inc_land.update(json.loads((home / "land2.log").read_text().strip().splitlines()[-1]))
             inc_build = dbt_build(home, args, home / "dbt2.log")
-            near2, clusters2, _ = refinery_outputs(home)
+            near2, exact2, clusters2, _ = refinery_outputs(home)
             result["increment"] = {
                 "stem": str(inc),
                 "landing": inc_land,
                 "build": inc_build,
                 "near": near2,
+                "exact": exact2,
                 "clusters": clusters2,
             }
         return result
@@ -536,8 +552,9 @@ def summarize(results: dict[str, list[dict]], stems: dict[str, Path]) -> dict:
             s["tree_rss_mb"] = max(r["build"]["tree_rss_mb"] for r in runs)
             s["groups"] = {g: med([r["build"]["groups"].get(g) for r in runs]) for g in last["build"]["groups"]}
             s["models"] = {m: med([r["build"]["models"].get(m) for r in runs]) for m in last["build"]["models"]}
-            if last["near"]:
-                s["near_pairs"] = score(set(last["near"]), truth, corpora)
+            if last["near"] or last["exact"]:
+                # Direct pairs: the verified near pairs plus the exact (same content hash) pairs.
+                s["near_pairs"] = score(set(last["near"]) | last["exact"], truth, corpora)
                 diffs = [abs(j - truth[p]) for p, j in last["near"].items() if j is not None and p in truth]
                 if diffs:  # Refinery's own jaccard column against the exact one (same shingle definition?)
                     s["jaccard_diff"] = {"pairs": len(diffs), "max": max(diffs), "mean": sum(diffs) / len(diffs)}
@@ -579,7 +596,7 @@ def increment_summary(last: dict, stem: Path) -> dict:
     inc_stem = Path(inc["stem"])
     truth = load_truth([inc_stem])
     wanted = {p for p, j in truth.items() if j >= THRESHOLD}
-    found = inc["clusters"] | set(inc["near"])
+    found = inc["clusters"] | set(inc["near"]) | inc["exact"]
     full, again = last["build"], inc["build"]
     near_groups = ("near dedup",)
     return {
@@ -664,7 +681,7 @@ def targets(summary: dict, memory_limit: str | None) -> list[str]:
         f"({fmt(heur and heur['mb_per_s'])} MB/s with normalization, {alone('heuristics')})"
     )
     near = ref["work"].get("near dedup")
-    pr = ref.get("cluster_pairs") or ref.get("near_pairs")
+    pr = ref.get("near_pairs") or ref.get("cluster_pairs")  # the pairs it matched (verified near + exact)
     out.append(
         f"- near-dedup ≥ 10 MB/s: {verdict(near and near['mb_per_s'] >= 10)} "
         f"({fmt(near and near['mb_per_s'])} MB/s with normalization, {alone('near dedup')}); "
