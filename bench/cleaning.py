@@ -15,8 +15,8 @@ near-duplicate families with their exact Jaccard). In one run, on the same machi
   datasketch's `MinHashLSH`.
 
 Every method runs in its own subprocess: wall time, CPU time (user + system, children included, from
-`os.wait4`), peak RSS (`ru_maxrss`, the largest single process) and the peak of the summed RSS of the
-process tree (sampled every 0.2 s). MB = 10^6 bytes of document text. Near-duplicate precision and
+`os.wait4` and /proc), peak RSS (`VmHWM` of the largest single process) and the peak of the summed RSS of
+the process tree (both sampled every 0.2 s). MB = 10^6 bytes of document text. Near-duplicate precision and
 recall are scored on PAIRS: a predicted pair is correct when its exact 5-gram shingle Jaccard
 (`cleaning_rules`) is ≥ 0.75 (computed for every predicted pair); recall's denominator is every
 planted pair with Jaccard ≥ 0.75 plus any correct predicted pair outside the plant.
@@ -86,11 +86,11 @@ WORK = {
 
 
 # -- measuring a subprocess ------------------------------------------------------------------------
-def _tree_usage(root: int) -> dict[int, tuple[int, float]]:
-    """pid -> (RSS kB, user+system CPU seconds) for root and all its descendants, from /proc."""
+def _tree_usage(root: int) -> dict[int, tuple[int, int, float]]:
+    """pid -> (RSS kB, peak RSS kB since exec, user+system CPU s) for root and its descendants, from /proc."""
     children: dict[int, list[int]] = defaultdict(list)
-    usage: dict[int, tuple[int, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    tick, page_kb = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE") // 1024
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -101,30 +101,36 @@ def _tree_usage(root: int) -> dict[int, tuple[int, float]]:
         fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
         ppid, utime, stime, rss_pages = int(fields[1]), int(fields[11]), int(fields[12]), int(fields[21])
         children[ppid].append(int(entry))
-        usage[int(entry)] = (rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024, (utime + stime) / tick)
+        stats[int(entry)] = (rss_pages * page_kb, (utime + stime) / tick)
     tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        if pid in usage:
-            tree[pid] = usage[pid]
+        if pid in stats:
+            try:
+                hwm = re.search(r"^VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+            except OSError:
+                hwm = None
+            tree[pid] = (stats[pid][0], int(hwm.group(1)) if hwm else 0, stats[pid][1])
         todo.extend(children.get(pid, []))
     return tree
 
 
 def measure(cmd: list[str], env: dict, log: Path) -> dict:
-    """Run cmd; wall, CPU (user+sys of the process tree), ru_maxrss and the sampled peak RSS of the tree."""
+    """Run cmd; wall, CPU (user+sys of the process tree), the largest process's peak RSS (VmHWM, sampled
+    every 0.2 s) and the peak of the tree's summed RSS."""
     with log.open("w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        peak = [0]
+        peak, hwm = [0], [0]
         cpu_seen: dict[int, float] = {}  # last CPU seconds seen per process of the tree
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(0.2):
                 tree = _tree_usage(proc.pid)
-                peak[0] = max(peak[0], sum(rss for rss, _ in tree.values()))
-                for pid, (_, cpu) in tree.items():
+                peak[0] = max(peak[0], sum(rss for rss, _, _ in tree.values()))
+                hwm[0] = max([hwm[0], *(high for _, high, _ in tree.values())])
+                for pid, (_, _, cpu) in tree.items():
                     cpu_seen[pid] = max(cpu, cpu_seen.get(pid, 0.0))
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -144,7 +150,8 @@ def measure(cmd: list[str], env: dict, log: Path) -> dict:
         # Processes a pool kills without waiting for them are missing from wait4's total: take the
         # larger of it and the sampled per-process sum (which misses each process's last < 0.2 s).
         "cpu_s": max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values())),
-        "max_rss_mb": usage.ru_maxrss / 1024,
+        # ru_maxrss would count the harness's own pages as they were at fork time; VmHWM restarts at exec.
+        "max_rss_mb": hwm[0] / 1024 if hwm[0] else usage.ru_maxrss / 1024,
         "tree_rss_mb": peak[0] / 1024,
     }
 
@@ -465,10 +472,14 @@ def shards_for(stem: Path) -> Path:
     folder = stem.with_name(stem.name + ".shards")
     if not (folder / "part-1.jsonl").exists():
         folder.mkdir(exist_ok=True)
-        lines = stem.with_name(stem.name + ".jsonl").read_bytes().splitlines(keepends=True)
-        half = (len(lines) + 1) // 2
-        (folder / "part-0.jsonl").write_bytes(b"".join(lines[:half]))
-        (folder / "part-1.jsonl").write_bytes(b"".join(lines[half:]))
+        half = (corpus_stats(stem)["docs"] + 1) // 2
+        with (
+            stem.with_name(stem.name + ".jsonl").open("rb") as src,
+            (folder / "part-0.jsonl").open("wb") as first,
+            (folder / "part-1.jsonl").open("wb") as second,
+        ):
+            for n, line in enumerate(src):
+                (first if n < half else second).write(line)
     return folder
 
 
@@ -816,8 +827,8 @@ insertions and deletions at 0.5–30% of words). The truth is every pair inside 
 Jaccard over word 5-grams (words: lower-cased, non-letters/digits to spaces).
 
 **Method**: each method in its own subprocess; wall and CPU (user + system incl. child processes) from
-`os.wait4`; peak RSS as the largest single process (`ru_maxrss`) and as the sampled sum over the process
-tree. MB = 10^6 bytes of document text. Near-duplicate pairs: a predicted pair is correct if its exact
+`os.wait4` and /proc; peak RSS as the largest single process's `VmHWM` and as the sampled sum over the
+process tree. MB = 10^6 bytes of document text. Near-duplicate pairs: a predicted pair is correct if its exact
 Jaccard ≥ 0.75; recall over planted pairs ≥ 0.75 (plus correct unplanted ones). "Direct" pairs are those a
 method matched itself (a shared LSH band, a shared hash); "in clusters" = every pair inside an output
 cluster (transitive). datatrove is measured on the first 4,000 documents of the same corpus (`--datatrove-docs`;
