@@ -50,8 +50,17 @@ def make_dbt_project() -> DbtProject:
 
 
 def dbt_vars(config: Config) -> dict[str, Any]:
-    """Variables every Refinery dbt invocation gets: which sources refinery.yml configures."""
-    return {"refinery_sources": sorted(config.sources)}
+    """Variables every Refinery dbt invocation gets: which sources refinery.yml configures, and the
+    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`)."""
+    variables: dict[str, Any] = {"refinery_sources": sorted(config.sources)}
+    by_source = {
+        name: list(source.options["quality_drop_rules"])
+        for name, source in sorted(config.sources.items())
+        if "quality_drop_rules" in source.options
+    }
+    if by_source:
+        variables["quality_drop_rules_by_source"] = by_source
+    return variables
 
 
 def ensure_manifest(project: DbtProject, variables: Mapping[str, Any]) -> Path:

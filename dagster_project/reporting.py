@@ -140,14 +140,67 @@ def print_funnel(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     ).fetchall()
     by_source: dict[str, dict[str, int]] = {}
     reasons: dict[str, dict[str, int]] = {}
+    duplicates: dict[str, dict[str, int]] = {}
+    failing: dict[str, dict[str, int]] = {}
     for source, outcome, reason, records in rows:
         by_source.setdefault(source, {})[outcome] = by_source.get(source, {}).get(outcome, 0) + int(records)
         if outcome == "dropped":
             reasons.setdefault(source, {})[reason] = int(records)
+        elif outcome == "duplicate":
+            duplicates.setdefault(source, {})[reason] = int(records)
+        elif outcome == "rule_failed" and records:
+            failing.setdefault(source, {})[reason] = int(records)
     body = [[s, *[f"{counts.get(o, 0):,}" for o in OUTCOMES]] for s, counts in sorted(by_source.items())]
     _table(body, ["source", *OUTCOMES], out)
     for source, by_reason in sorted(reasons.items()):
-        out(f"  dropped in {source}: " + ", ".join(f"{r} {n:,}" for r, n in sorted(by_reason.items())))
+        # Every rule, zeros included, largest first: the first rule a document fails drops it.
+        ranked = sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+        out(f"  dropped in {source}: " + ", ".join(f"{r} {n:,}" for r, n in ranked))
+        if duplicates.get(source):
+            out(f"  duplicates in {source}: " + ", ".join(f"{r} {n:,}" for r, n in sorted(duplicates[source].items())))
+        if failing.get(source):
+            ranked = sorted(failing[source].items(), key=lambda item: (-item[1], item[0]))
+            out(f"  failing a rule in {source} (dropping or not): " + ", ".join(f"{r} {n:,}" for r, n in ranked))
+
+
+def print_cleaning(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    """Languages, PII found and redacted, duplicate clusters and tabular columns needing attention."""
+    if _exists(con, "intermediate", "int_documents_language"):
+        languages = con.execute(
+            "select coalesce(language, '?'), count(*) from intermediate.int_documents_language "
+            "group by all order by 2 desc, 1 limit 6"
+        ).fetchall()
+        out("  languages: " + ", ".join(f"{lang} {n:,}" for lang, n in languages))
+    if _exists(con, "intermediate", "int_documents_pii"):
+        columns = [
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'intermediate' "
+                "and table_name = 'int_documents_pii' and column_name like 'pii_%_count' "
+                "and column_name != 'pii_total_count' order by ordinal_position"
+            ).fetchall()
+        ]
+        if columns:
+            totals = con.execute(
+                "select " + ", ".join(f'sum("{c}")' for c in columns) + ", count(*) filter (where pii_total_count > 0) "
+                "from intermediate.int_documents_pii"
+            ).fetchone()
+            found = ", ".join(f"{c[4:-6]} {int(n or 0):,}" for c, n in zip(columns, totals[:-1], strict=True))
+            out(f"  PII redacted: {found} (in {int(totals[-1] or 0):,} documents)")
+    if _exists(con, "marts", "document_duplicates"):
+        clusters, members, near = con.execute(
+            "select count(distinct cluster_id), count(*), count(*) filter (where match_type = 'near') "
+            "from marts.document_duplicates"
+        ).fetchone()
+        out(f"  duplicate clusters: {clusters:,} ({members:,} documents, {near:,} near duplicates)")
+    if _exists(con, "marts", "tabular_quality"):
+        flagged = con.execute(
+            "select source_name || '.' || stream_name || '.' || column_name, coercion_failures, filled, outliers "
+            "from marts.tabular_quality where coercion_failures > 0 or filled > 0 or outliers > 0 "
+            "order by 1 limit 8"
+        ).fetchall()
+        for name, failures, filled, outliers in flagged:
+            out(f"  table column {name}: {failures:,} coercion failures, {filled:,} filled, {outliers:,} outliers")
 
 
 def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
@@ -223,6 +276,8 @@ def print_status(config: Config, out: Out = print, since: datetime | None = None
         print_schema_changes(con, out)
         out("\nFunnel (records per source and outcome):")
         print_funnel(con, out)
+        out("\nCleaning:")
+        print_cleaning(con, out)
         out("\nLabels:")
         print_labels(con, out)
     finally:

@@ -47,6 +47,33 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "label_studio": ({"path"}, {"text_field"}),
 }
 PATH_KINDS = {"files", "documents", "label_studio"}
+# Options every kind accepts. quality_drop_rules: which failed quality rules drop this source's
+# documents (dbt var quality_drop_rules_by_source; default: dbt var quality_drop_rules).
+COMMON_OPTIONS = {"quality_drop_rules"}
+# The rules of dbt_project/models/intermediate/documents/int_documents_quality.sql and
+# int_documents_repetition.sql (macro quality_rule_names; a unit test keeps the two equal).
+QUALITY_RULES = (
+    "gopher_word_count",
+    "gopher_mean_word_length",
+    "gopher_symbol_word_ratio",
+    "gopher_bullet_lines",
+    "gopher_ellipsis_lines",
+    "gopher_alpha_words",
+    "gopher_stop_words",
+    "gopher_dup_lines",
+    "gopher_dup_paragraphs",
+    "gopher_dup_line_chars",
+    "gopher_dup_paragraph_chars",
+    "gopher_top_ngrams",
+    "gopher_dup_ngrams",
+    "c4_lorem_ipsum",
+    "c4_curly_bracket",
+    "c4_min_sentences",
+    "fineweb_line_punctuation",
+    "fineweb_dup_line_chars",
+    "fineweb_short_lines",
+    "fineweb_newline_ratio",
+)
 # Kinds whose module declares its own options: `KIND_OPTIONS` (kind → (required, optional)),
 # `check_options(source, where)` raising ConfigError, and `build(source, config, say)`.
 KIND_MODULES: dict[str, str] = {
@@ -197,7 +224,7 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
     module = kind_module(kind)
     required, optional = (module.KIND_OPTIONS if module else KIND_OPTIONS)[kind]
     options = {k: v for k, v in spec.items() if k != "kind"}
-    _reject_unknown(config_path, f"{where}.", options, required | optional)
+    _reject_unknown(config_path, f"{where}.", options, required | optional | COMMON_OPTIONS)
     for key in sorted(required):
         if options.get(key) in (None, ""):
             raise ConfigError(f"{config_path}: '{where}.{key}' is required for kind '{kind}'")
@@ -212,10 +239,28 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         check_connector_options(config_path, where, options)
     if module is not None:
         module.check_options(source, where)
+    if "quality_drop_rules" in options:
+        _check_quality_rules(config_path, where, options["quality_drop_rules"])
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
         if key in options and not isinstance(options[key], str):
             raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")
     return source
+
+
+def _check_quality_rules(config_path: Path, where: str, rules: Any) -> None:
+    if not isinstance(rules, list) or not all(isinstance(rule, str) for rule in rules):
+        raise ConfigError(
+            f"{config_path}: '{where}.quality_drop_rules' must be a list of rule names, e.g. "
+            "[c4_lorem_ipsum, gopher_dup_lines] ([] = no quality rule drops this source's documents)"
+        )
+    for rule in rules:
+        if rule not in QUALITY_RULES:
+            close = difflib.get_close_matches(rule, QUALITY_RULES, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"{config_path}: '{where}.quality_drop_rules' names {rule!r}: {hint}"
+                f"the rules are {', '.join(QUALITY_RULES)} (docs/cleaning/README.md)"
+            )
 
 
 def kind_module(kind: str) -> Any:

@@ -99,13 +99,48 @@ def test_funnel_matches_the_planted_cases_of_the_sample(first_run, home):
     assert funnel[("tickets", "dropped", "empty_text")] == facts["empty"]["count"]
     assert funnel[("tickets", "dropped", "too_short")] == facts["too_short"]["count"]
     exact = facts["exact_duplicates"]["redundant_tickets"] + facts["normalization_duplicates"]["count"]
+    near = facts["near_duplicates"]["count"]
     assert funnel[("tickets", "duplicate", "exact_duplicate")] == exact
-    assert (
-        funnel[("tickets", "kept", "kept")]
-        == facts["valid_lines"] - facts["empty"]["count"] - facts["too_short"]["count"] - exact
-    )
+    assert funnel[("tickets", "duplicate", "near_duplicate")] == near
+    # Tickets drop only on content rules (refinery.yml), which no sample ticket fails.
+    rules = [reason for (source, outcome, reason) in funnel if source == "tickets" and outcome == "rule_failed"]
+    assert len(rules) == 20
+    assert sum(funnel[("tickets", "dropped", rule)] for rule in rules) == 0
+    assert funnel[("tickets", "dropped", "language")] == 0
+    kept = facts["valid_lines"] - facts["empty"]["count"] - facts["too_short"]["count"] - exact - near
+    assert funnel[("tickets", "kept", "kept")] == kept == facts["kept_after_exact_normalized_short_and_near_dedup"]
     assert funnel[("handbook", "dropped", "too_short")] == 1  # notes/refund-policy-todo.txt
     assert funnel[("handbook", "duplicate", "exact_duplicate")] == 1  # cargo/README.txt = cargo/README.md
+
+
+def test_planted_near_duplicates_and_pii_are_found(first_run, home):
+    facts = expected()["tickets"]
+    with warehouse(home) as con:
+        clusters = dict(
+            con.execute(
+                "select d.source_key, r.source_key from marts.document_duplicates d "
+                "join marts.document_duplicates r on d.representative_document_id = r.document_id "
+                "where d.source_name = 'tickets' and d.match_type = 'near'"
+            ).fetchall()
+        )
+        pii = {
+            key: (emails, phones)
+            for key, emails, phones in con.execute(
+                "select n.source_key, p.pii_email_count, p.pii_phone_count from intermediate.int_documents_pii p "
+                "join intermediate.int_documents_normalized n using (document_id) "
+                "where n.source_name = 'tickets' and p.pii_total_count > 0"
+            ).fetchall()
+        }
+        leaked = con.execute(
+            "select count(*) from marts.training_examples where regexp_matches(text, '[\\w.+-]+@[\\w-]+\\.[\\w.]+')"
+        ).fetchone()[0]
+    # Every planted near pair, clustered under the original (first seen), and no other.
+    assert clusters == {p["ticket_id"]: p["near_duplicate_of"] for p in facts["near_duplicates"]["pairs"]}
+    # Every ticket with an e-mail address or a phone number, and no other, is found.
+    assert set(pii) == set(facts["pii_ticket_ids"])
+    assert sum(1 for emails, _ in pii.values() if emails) == facts["with_email"]
+    assert sum(1 for _, phones in pii.values() if phones) == facts["with_phone"]
+    assert leaked == 0  # redacted before training
 
 
 def test_release_manifest_matches_the_published_rows(first_run, home, env):

@@ -40,7 +40,11 @@ def write_config(path: Path, broken: Path | None) -> None:
         f"  tickets: {{kind: files, path: '{tickets}/*.jsonl', primary_key: ticket_id, text_field: body}}",
     ]
     if broken:
-        lines.append(f"  broken: {{kind: files, path: '{broken}/*.jsonl', primary_key: id, text_field: body}}")
+        # One-sentence bodies: no quality rule may drop them, or the source would not reach the release.
+        lines.append(
+            f"  broken: {{kind: files, path: '{broken}/*.jsonl', primary_key: id, text_field: body, "
+            "quality_drop_rules: []}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -678,7 +678,8 @@ def test_database_streams_flow_through_dbt(tmp_path: Path) -> None:
             "--log-path",
             str(tmp_path / "dbt_logs"),
             "--vars",
-            "{refinery_sources: [crm, crm_records]}",
+            # Short support notes: no quality rule drops them, so all three reach training_examples.
+            "{refinery_sources: [crm, crm_records], quality_drop_rules: []}",
         ],
         cwd=project,
         env={**os.environ, "REFINERY_HOME": str(tmp_path)},

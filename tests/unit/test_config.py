@@ -1,5 +1,8 @@
 """refinery.yml errors name the file, the key and the fix."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ingestion.config import ConfigError, load_config, resolve_env_config
@@ -169,3 +172,27 @@ def test_redact_replaces_every_secret_longest_first():
     from ingestion.config import redact
 
     assert redact("user:pass@host user pass", ["user", "user:pass", ""]) == "***@host *** pass"
+
+
+def test_quality_rules_match_the_dbt_macro() -> None:
+    from ingestion.config import QUALITY_RULES
+
+    macro = (Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "sql_helpers.sql").read_text()
+    body = macro[macro.index("macro quality_rule_names") :]
+    body = body[: body.index("endmacro")]
+    assert tuple(re.findall(r"'([a-z0-9_]+)'", body)) == QUALITY_RULES
+
+
+def test_quality_drop_rules_option_is_checked(tmp_path: Path) -> None:
+    from ingestion.config import ConfigError, load_config
+
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    config = tmp_path / "refinery.yml"
+    config.write_text("sources:\n  a:\n    kind: files\n    path: a.jsonl\n    quality_drop_rules: [c4_lorem_ipsum]\n")
+    assert load_config(config).sources["a"].options["quality_drop_rules"] == ["c4_lorem_ipsum"]
+    config.write_text("sources:\n  a:\n    kind: files\n    path: a.jsonl\n    quality_drop_rules: [c4_lorem]\n")
+    with pytest.raises(ConfigError, match="did you mean 'c4_lorem_ipsum'"):
+        load_config(config)
+    config.write_text("sources:\n  a:\n    kind: files\n    path: a.jsonl\n    quality_drop_rules: c4_lorem_ipsum\n")
+    with pytest.raises(ConfigError, match="must be a list of rule names"):
+        load_config(config)

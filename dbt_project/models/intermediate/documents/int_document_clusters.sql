@@ -1,3 +1,5 @@
+-- sqlfluff:ignore:parsing
+-- (sqlfluff 4.4's duckdb dialect cannot parse WITH RECURSIVE ... USING KEY; dbt builds and tests it)
 {{ config(materialized='table', tags=['cleaning']) }}
 {#-
     Duplicate clusters: connected components of the graph whose edges are exact duplicates
@@ -38,9 +40,14 @@ directed_edges as (
     where screened.document_id != exact_groups.anchor_document_id
     union all
     select
-        document_id_a as node_a,
-        document_id_b as node_b
-    from {{ ref('int_document_near_pairs') }}
+        near_pairs.document_id_a as node_a,
+        near_pairs.document_id_b as node_b
+    from {{ ref('int_document_near_pairs') }} as near_pairs
+    -- both ends must still be screened documents (a removed source's pairs stay behind)
+    inner join int_documents_screened as screened_a
+        on near_pairs.document_id_a = screened_a.document_id
+    inner join int_documents_screened as screened_b
+        on near_pairs.document_id_b = screened_b.document_id
 ),
 
 edges as (

@@ -7,10 +7,13 @@
     )
 }}
 {#-
-    MinHash signature of each document's word n-gram set, cut into LSH bands
-    (Broder 1997; bands x rows as in FineWeb). Permutation k of a shingle hash s is
-    hash(s, seed, k); a band hash is the hash of its rows' minima. Documents with fewer
-    words than one n-gram get no signature (they cannot be near-duplicates by this test).
+    MinHash signature of each document's word n-gram set, cut into LSH bands (Broder 1997;
+    bands x rows as in FineWeb), computed by one-permutation hashing (Li, Owen and Zhang
+    2012): one hash per n-gram instead of bands x rows of them. Each of the bands x rows
+    bins keeps the minimum of the hashes that fall into it; two documents agree on a bin with
+    probability ~ their Jaccard, like two classic MinHash rows. A band hash covers `rows`
+    consecutive bins. Documents with fewer words than one n-gram get no signature (they
+    cannot be near-duplicates by this test). Candidates are verified exactly downstream.
 -#}
 {%- set n = var('minhash_ngram_size') | int -%}
 {%- set bands = var('minhash_bands') | int -%}
@@ -40,43 +43,51 @@ word_hashes as (
 ),
 
 shingles as (
+    -- One hash per n-gram occurrence (repeats do not change a minimum); seeded by an xor.
     select
         document_id,
         extracted_at,
         content_hash,
-        unnest(list_distinct({{ ngram_hashes('hs', n) }})) as shingle
+        hash(xor(unnest({{ ngram_hashes('hs', n) }}), {{ seed }}::ubigint)) as shingle_hash
     from word_hashes
     where len(hs) >= {{ n }}
 ),
 
-signatures as (
+bins as (
+    -- One-permutation hashing: a shingle's hash picks its bin (of bands x rows) and the
+    -- rest of the hash is its value; a bin's minimum plays the part of one permutation's.
     select
         document_id,
         any_value(extracted_at) as extracted_at,
         any_value(content_hash) as content_hash,
-        count(*) as shingle_count,
-    {%- for k in range(bands * rows) %}
-        min(hash(shingle, {{ seed }}, {{ k }})) as m{{ k }}{{ "," if not loop.last }}  -- noqa: LT02
-    
-    {%- endfor %}
+        shingle_hash % {{ bands * rows }} as bin,
+        min(shingle_hash // {{ bands * rows }}) as bin_min
     from shingles
-    group by document_id
+    group by document_id, bin
+),
+
+band_rows as (
+    -- A band hash covers its bins' (bin, minimum) pairs; a bin no shingle fell into is simply
+    -- absent, so two documents share a band only when the same bins are filled alike.
+    select
+        document_id,
+        any_value(extracted_at) as extracted_at,
+        any_value(content_hash) as content_hash,
+        bin // {{ rows }} as band,
+        hash(bin // {{ rows }}, list(struct_pack(bin := bin, bin_min := bin_min) order by bin)) as band_hash
+    from bins
+    group by document_id, band
 ),
 
 final as (
     select
         document_id,
-        extracted_at,
-        content_hash,
-        shingle_count,
-        [
-            {%- for b in range(bands) %}
-                {%- set members = [] %}
-                {%- for r in range(rows) %}{% do members.append('m' ~ (b * rows + r)) %}{% endfor %}
-                hash({{ b }}, {{ members | join(', ') }}){{ "," if not loop.last }}  -- noqa: LT02
-            {%- endfor %}
-        ] as band_hashes
-    from signatures
+        any_value(extracted_at) as extracted_at,
+        any_value(content_hash) as content_hash,
+        '{{ invocation_id }}' as dbt_invocation_id,
+        list(band_hash order by band) as band_hashes
+    from band_rows
+    group by document_id
 )
 
 select * from final

@@ -54,7 +54,8 @@ final as (
         extracted_at,
         language,
         language_confidence,
-        {{ language_allowed('language', 'language_confidence') }} as is_language_allowed
+        {{ language_allowed('language', 'language_confidence') }} as is_language_allowed,
+        '{{ invocation_id }}' as dbt_invocation_id
     from unpacked
 )
 

@@ -72,7 +72,7 @@ counted as (
         - coalesce(list_sum(list_transform(list_distinct(paragraphs), p -> length(p))), 0)
             as dup_paragraph_chars,
         -- C4: sentences in the lines C4 keeps.
-        list_sum(list_transform(
+        coalesce(list_sum(list_transform(
             list_filter(
                 lines, l ->
                 right(l, 1) in {{ terminal_punctuation }}
@@ -84,7 +84,7 @@ counted as (
                 )
             ),
             l -> len(regexp_extract_all(l, '[.!?…。！？]+[")’”»]*(\s|$)'))
-        )) as c4_sentence_count,
+        )), 0) as c4_sentence_count,
         contains(lower(doc_text), 'lorem ipsum') as has_lorem_ipsum,
         contains(doc_text, '{') as has_curly_bracket,
         len(list_filter(lines, l -> contains(lower(l), 'javascript'))) as javascript_line_count
@@ -117,7 +117,8 @@ signals as (
         coalesce(punct_line_count / nullif(line_count, 0), 0) as line_punct_ratio,
         coalesce(dup_line_chars / nullif(doc_chars - newline_count, 0), 0) as dup_line_char_ratio,
         coalesce(short_line_count / nullif(line_count, 0), 0) as short_line_ratio,
-        coalesce(newline_count / nullif(token_count, 0), 0) as newline_word_ratio
+        coalesce(newline_count / nullif(token_count, 0), 0) as newline_word_ratio,
+        '{{ invocation_id }}' as dbt_invocation_id
     from counted
 ),
 

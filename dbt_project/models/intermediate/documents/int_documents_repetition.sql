@@ -76,6 +76,7 @@ signals as (
     select
         document_id,
         extracted_at,
+        '{{ invocation_id }}' as dbt_invocation_id,
         {%- for n in top_ngrams %}
         -- characters of the most frequent {{ n }}-gram times its count, when it occurs twice or more
             coalesce((

@@ -15,7 +15,10 @@
 with
 
 int_documents_normalized as (
+    -- The incremental tables keep the rows of a source removed from refinery.yml (they come
+    -- back if it is added again); from here on only configured sources count.
     select * from {{ ref('int_documents_normalized') }}
+    where {{ is_configured_source('source_name') }}
 ),
 
 int_documents_quality as (
@@ -42,7 +45,9 @@ combined as (
         normalized.text_chars,
         language.language,
         language.language_confidence,
-        coalesce(language.is_language_allowed, false) as is_language_allowed,
+        -- Evaluated here, not read from the incremental model, so changing allowed_languages or
+        -- min_language_confidence acts on the next build without a full refresh.
+        {{ language_allowed('language.language', 'language.language_confidence') }} as is_language_allowed,
         list_concat(
             coalesce(quality.failed_quality_rules, []::varchar[]),
             coalesce(repetition.failed_repetition_rules, []::varchar[])

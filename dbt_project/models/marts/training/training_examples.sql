@@ -8,6 +8,10 @@ int_documents_split as (
     select * from {{ ref('int_documents_split') }}
 ),
 
+int_documents_pii as (
+    select * from {{ ref('int_documents_pii') }}
+),
+
 int_item_labels_aggregated as (
     select * from {{ ref('int_item_labels_aggregated') }}
 ),
@@ -38,7 +42,8 @@ final as (
         kept_documents.document_id,
         kept_documents.source_name,
         kept_documents.source_key,
-        kept_documents.normalized_text as text,
+        -- The text with PII redacted (int_documents_pii; var pii_redact_types, pii_redaction_tokens).
+        int_documents_pii.redacted_text as text,
         training_labels.label,
         case when training_labels.label is not null then 'majority_vote' end as label_source,
         case
@@ -50,6 +55,8 @@ final as (
     from kept_documents
     inner join int_documents_split
         on kept_documents.document_id = int_documents_split.document_id
+    left join int_documents_pii
+        on kept_documents.document_id = int_documents_pii.document_id
     left join training_labels
         on kept_documents.content_hash = training_labels.item_hash
 )

@@ -1,0 +1,1 @@
+{{ tabular_cleaned_stream('shop', 'users') }}
