@@ -87,3 +87,16 @@
         'fineweb_newline_ratio',
     ]) }}
 {%- endmacro %}
+
+{#-
+    The incremental watermark of the per-document cleaning models: rows whose extracted_at is
+    newer than the newest one already in this model's table (every row when it is empty). A
+    new version of a document has a newer extracted_at, so it is read again and replaces the
+    old row (unique_key document_id, delete+insert). Use inside {% if is_incremental() %}.
+-#}
+{% macro newer_than_this_build(column='extracted_at') -%}
+    {{ column }} > (
+        select coalesce(max(built.extracted_at), '-infinity'::timestamp with time zone)
+        from {{ this }} as built
+    )
+{%- endmacro %}

@@ -26,10 +26,7 @@ int_documents_normalized as (
     select * from {{ ref('int_documents_normalized') }}
     where content_hash is not null
     {% if is_incremental() %}
-        and extracted_at > (
-            select coalesce(max(extracted_at), '-infinity'::timestamp with time zone)
-            from {{ this }}
-        )
+        and {{ newer_than_this_build() }}
     {% endif %}
 ),
 

@@ -8,9 +8,7 @@
             "{% if is_incremental() %}
                 delete from {{ this }} where matched_document_id in (
                     select document_id from {{ ref('int_document_minhash') }}
-                    where extracted_at > (
-                        select coalesce(max(extracted_at), '-infinity'::timestamp with time zone) from {{ this }}
-                    )
+                    where {{ newer_than_this_build() }}
                 )
             {% endif %}"
         ],
@@ -37,10 +35,7 @@ int_document_minhash as (
 batch as (
     select * from int_document_minhash
     {% if is_incremental() %}
-        where extracted_at > (
-            select coalesce(max(extracted_at), '-infinity'::timestamp with time zone)
-            from {{ this }}
-        )
+        where {{ newer_than_this_build() }}
     {% endif %}
 ),
 

@@ -23,10 +23,7 @@ int_documents_normalized as (
         normalized_text
     from {{ ref('int_documents_normalized') }}
     {% if is_incremental() -%}
-        where extracted_at > (
-            select coalesce(max(existing.extracted_at), '-infinity'::timestamptz)
-            from {{ this }} as existing
-        )
+        where {{ newer_than_this_build() }}
     {%- endif %}
 ),
 

@@ -16,10 +16,7 @@ stg_refinery__documents as (
     {% if is_incremental() %}
         -- Only documents whose latest version arrived after the last build (a new version
         -- replaces the document's row: unique_key document_id, delete+insert).
-        where extracted_at > (
-            select coalesce(max(extracted_at), '-infinity'::timestamp with time zone)
-            from {{ this }}
-        )
+        where {{ newer_than_this_build() }}
     {% endif %}
 ),
 

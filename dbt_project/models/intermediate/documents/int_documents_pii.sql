@@ -16,9 +16,7 @@ int_documents_normalized as (
         normalized_text
     from {{ ref('int_documents_normalized') }}
     {% if is_incremental() %}
-        where extracted_at > (
-            select coalesce(max(extracted_at), '-infinity'::timestamptz) from {{ this }}
-        )
+        where {{ newer_than_this_build() }}
     {% endif %}
 ),
 

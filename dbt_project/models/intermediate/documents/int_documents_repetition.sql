@@ -18,10 +18,7 @@ with
 int_documents_normalized as (
     select * from {{ ref('int_documents_normalized') }}
     {% if is_incremental() %}
-        where extracted_at > (
-            select coalesce(max(extracted_at), '-infinity'::timestamp with time zone)
-            from {{ this }}
-        )
+        where {{ newer_than_this_build() }}
     {% endif %}
 ),
 
