@@ -27,7 +27,7 @@ from dagster_dbt import (
 
 from dagster_project import progress
 from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL, venv_executable
-from ingestion.config import Config
+from ingestion.config import ANNOTATION_KINDS, Config
 from ingestion.warehouse import warehouse_lock
 
 LAST_BUILD_FILE = "last_build.json"
@@ -51,7 +51,8 @@ def make_dbt_project() -> DbtProject:
 
 def dbt_vars(config: Config) -> dict[str, Any]:
     """Variables every Refinery dbt invocation gets: which sources refinery.yml configures, and the
-    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`)."""
+    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`), and
+    each annotation source's level of measurement (`level`, `order`)."""
     variables: dict[str, Any] = {"refinery_sources": sorted(config.sources)}
     by_source = {
         name: list(source.options["quality_drop_rules"])
@@ -60,6 +61,16 @@ def dbt_vars(config: Config) -> dict[str, Any]:
     }
     if by_source:
         variables["quality_drop_rules_by_source"] = by_source
+    label_sources = {
+        name: {
+            "level": source.options.get("level", "nominal"),
+            "order": [str(v) for v in source.options.get("order") or []],
+        }
+        for name, source in sorted(config.sources.items())
+        if source.kind in ANNOTATION_KINDS
+    }
+    if label_sources:
+        variables["label_sources"] = label_sources
     return variables
 
 

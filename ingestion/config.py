@@ -44,8 +44,12 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
         {"connector"},
         {"config", "config_from_env", "streams", "executable", "full_refresh"},
     ),
-    "label_studio": ({"path"}, {"text_field"}),
+    "label_studio": ({"path"}, {"text_field", "level", "order"}),
 }
+# Kinds that land annotations; they accept `level` (of measurement) and, for ordinal labels, `order`
+# (dbt var label_sources; docs/labeling/README.md).
+ANNOTATION_KINDS = {"label_studio"}
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
 PATH_KINDS = {"files", "documents", "label_studio"}
 # Options every kind accepts. quality_drop_rules: which failed quality rules drop this source's
 # documents (dbt var quality_drop_rules_by_source; default: dbt var quality_drop_rules).
@@ -241,6 +245,8 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         module.check_options(source, where)
     if "quality_drop_rules" in options:
         _check_quality_rules(config_path, where, options["quality_drop_rules"])
+    if kind in ANNOTATION_KINDS:
+        _check_level(config_path, where, options)
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
         if key in options and not isinstance(options[key], str):
             raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")
@@ -261,6 +267,25 @@ def _check_quality_rules(config_path: Path, where: str, rules: Any) -> None:
                 f"{config_path}: '{where}.quality_drop_rules' names {rule!r}: {hint}"
                 f"the rules are {', '.join(QUALITY_RULES)} (docs/cleaning/README.md)"
             )
+
+
+def _check_level(config_path: Path, where: str, options: dict) -> None:
+    level = options.get("level", "nominal")
+    if level not in LEVELS:
+        close = difflib.get_close_matches(str(level), LEVELS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(f"{config_path}: '{where}.level' is {level!r}: {hint}it is one of {', '.join(LEVELS)}")
+    order = options.get("order")
+    if level == "ordinal":
+        if not isinstance(order, list) or len(order) < 2 or not all(isinstance(v, (str, int, float)) for v in order):
+            raise ConfigError(
+                f"{config_path}: '{where}.level' is ordinal, so '{where}.order' must list the label values "
+                "from lowest to highest, e.g. order: [low, mid, high]"
+            )
+        if len({str(v) for v in order}) != len(order):
+            raise ConfigError(f"{config_path}: '{where}.order' lists a value twice: {order}")
+    elif order is not None:
+        raise ConfigError(f"{config_path}: '{where}.order' applies only to level: ordinal (this source is {level})")
 
 
 def kind_module(kind: str) -> Any:

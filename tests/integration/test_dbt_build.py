@@ -666,10 +666,10 @@ def test_splits_match_independent_computation_and_are_stable(built: DbtRun) -> N
     assert built.rows("select * from marts.training_examples order by example_id") == before
 
 
-def test_label_votes_flattened(built: DbtRun) -> None:
+def test_label_votes(built: DbtRun) -> None:
     rows = built.rows(
         "select task_id, annotation_id, annotator_id, task_name, label, status, lead_time_seconds, "
-        "created_at::varchar from intermediate.int_label_votes_flattened order by task_id, annotation_id, "
+        "created_at::varchar from intermediate.int_label_votes order by task_id, annotation_id, "
         "result_index nulls first"
     )
     # Task 1 landed twice: only its latest version (3 annotations, 4 results) is flattened.

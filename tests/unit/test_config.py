@@ -196,3 +196,27 @@ def test_quality_drop_rules_option_is_checked(tmp_path: Path) -> None:
     config.write_text("sources:\n  a:\n    kind: files\n    path: a.jsonl\n    quality_drop_rules: c4_lorem_ipsum\n")
     with pytest.raises(ConfigError, match="must be a list of rule names"):
         load_config(config)
+
+
+def test_annotation_level_and_order_are_checked_and_passed_to_dbt(tmp_path: Path) -> None:
+    from dagster_project.dbt_assets import dbt_vars
+    from ingestion.config import ConfigError, load_config
+
+    (tmp_path / "a.json").write_text("[]")
+    config = tmp_path / "refinery.yml"
+    base = "sources:\n  a:\n    kind: label_studio\n    path: a.json\n"
+    config.write_text(base + "    level: ordinal\n    order: [low, mid, high]\n")
+    assert dbt_vars(load_config(config))["label_sources"] == {
+        "a": {"level": "ordinal", "order": ["low", "mid", "high"]}
+    }
+    config.write_text(base)
+    assert dbt_vars(load_config(config))["label_sources"] == {"a": {"level": "nominal", "order": []}}
+    for extra, message in [
+        ("    level: ordnal\n", "did you mean 'ordinal'"),
+        ("    level: ordinal\n", "must list the label values from lowest to highest"),
+        ("    level: ordinal\n    order: [low, low]\n", "lists a value twice"),
+        ("    level: interval\n    order: [1, 2]\n", "applies only to level: ordinal"),
+    ]:
+        config.write_text(base + extra)
+        with pytest.raises(ConfigError, match=message):
+            load_config(config)

@@ -1,17 +1,17 @@
 with
 
-int_label_votes_flattened as (
-    select * from {{ ref('int_label_votes_flattened') }}
+int_label_votes as (
+    select * from {{ ref('int_label_votes') }}
 ),
 
 votes_with_annotator as (
     select
-        *,
+        * exclude (annotator_key),
         -- Label Studio user ids are only unique inside one export (source), and an
         -- annotation without completed_by counts as its own anonymous annotator.
         source_name || ':' || coalesce(annotator_id, 'annotation-' || coalesce(annotation_id, vote_id))
             as annotator_key
-    from int_label_votes_flattened
+    from int_label_votes
     where item_hash is not null
 ),
 
