@@ -19,6 +19,9 @@
 {%- set bands = var('minhash_bands') | int -%}
 {%- set rows = var('minhash_rows_per_band') | int -%}
 {%- set seed = var('minhash_seed') | int -%}
+{%- set bins = bands * rows -%}
+{#- bits that hold a bin number (bins <= 2^bin_bits) -#}
+{%- set bin_bits = (bins - 1).bit_length() -%}
 
 with
 
@@ -40,51 +43,56 @@ word_hashes as (
 ),
 
 shingles as (
-    -- One hash per n-gram occurrence (repeats do not change a minimum); seeded by an xor.
+    -- One hash per n-gram occurrence (repeats do not change a minimum), seeded by an xor, and
+    -- packed as one sortable key: the bin it falls into (hash % bins) in the top {{ bin_bits }} bits,
+    -- the rest of the hash (hash // bins, halved to fit) below. One-permutation hashing: a bin's
+    -- minimum plays the part of one permutation's minimum.
     select
         document_id,
         extracted_at,
         content_hash,
-        hash(xor(unnest({{ ngram_hashes('hs', n) }}), {{ seed }}::ubigint)) as shingle_hash
+        list_sort(list_transform(
+            list_transform({{ ngram_hashes('hs', n) }}, h -> hash(xor(h, {{ seed }}::ubigint))),
+            x -> ((x % {{ bins }}) << {{ 64 - bin_bits }}) | ((x // {{ bins }}) >> 1)
+        )) as keys
     from word_hashes
     where len(hs) >= {{ n }}
 ),
 
-bins as (
-    -- One-permutation hashing: a shingle's hash picks its bin (of bands x rows) and the
-    -- rest of the hash is its value; a bin's minimum plays the part of one permutation's.
+bin_minimums as (
+    -- Sorted keys run bin by bin, each bin's smallest first: keep the first key of every bin.
+    -- All per document, with list functions: no row per n-gram, so memory stays flat.
     select
         document_id,
-        any_value(extracted_at) as extracted_at,
-        any_value(content_hash) as content_hash,
-        shingle_hash % {{ bands * rows }} as bin,
-        min(shingle_hash // {{ bands * rows }}) as bin_min
+        extracted_at,
+        content_hash,
+        list_filter(
+            keys, (k, i) -> i = 1 or (k >> {{ 64 - bin_bits }}) != (keys[i - 1] >> {{ 64 - bin_bits }})
+        ) as minimums
     from shingles
-    group by document_id, bin
 ),
 
-band_rows as (
-    -- A band hash covers its bins' (bin, minimum) pairs; a bin no shingle fell into is simply
-    -- absent, so two documents share a band only when the same bins are filled alike.
+bin_bands as (
     select
-        document_id,
-        any_value(extracted_at) as extracted_at,
-        any_value(content_hash) as content_hash,
-        bin // {{ rows }} as band,
-        hash(bin // {{ rows }}, list(struct_pack(bin := bin, bin_min := bin_min) order by bin)) as band_hash
-    from bins
-    group by document_id, band
+        *,
+        list_transform(minimums, k -> (k >> {{ 64 - bin_bits }}) // {{ rows }}) as minimum_bands
+    from bin_minimums
 ),
 
 final as (
+    -- A band hash covers its bins' minimums (bin included in the key); a bin no shingle fell
+    -- into is simply absent, so two documents share a band only when the same bins are filled
+    -- alike. A band with no filled bin has no hash.
     select
         document_id,
-        any_value(extracted_at) as extracted_at,
-        any_value(content_hash) as content_hash,
+        extracted_at,
+        content_hash,
         '{{ invocation_id }}' as dbt_invocation_id,
-        list(band_hash order by band) as band_hashes
-    from band_rows
-    group by document_id
+        list_transform(
+            list_filter(range({{ bands }}), band -> list_contains(minimum_bands, band)),
+            band -> hash(band, list_filter(minimums, k -> (k >> {{ 64 - bin_bits }}) // {{ rows }} = band))
+        ) as band_hashes
+    from bin_bands
 )
 
 select * from final
