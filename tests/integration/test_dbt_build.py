@@ -709,6 +709,37 @@ def test_item_labels(built: DbtRun) -> None:
     assert annotators[content_hash(DAMAGED_TEXT)] == 2  # the skipper is an annotator, not a vote
 
 
+def test_label_agreement(built: DbtRun) -> None:
+    # topic's counted votes: intro docs, docs, support; invoice billing, shipping; the orphan
+    # item and the damaged one have one vote each (the skip and the replaced vote do not count).
+    rows = {
+        (row[0], row[1]): row[2:]
+        for row in built.rows(
+            "select task_name, metric, round(value, 4), level, items, annotators, ratings, null_reason "
+            "from marts.label_agreement"
+        )
+    }
+    # alpha = 1 − (n − 1)·Σo_ck/Σn_c·n_k (c ≠ k) = 1 − 4·4/18; percent = (1/3 + 0)/2; Fleiss on the
+    # items with the modal number of ratings (1 item of 3, 1 of 2: the larger wins): (1/3 − 5/9)/(4/9).
+    assert rows[("topic", "krippendorff_alpha")] == (0.1111, "nominal", 2, 3, 5, None)
+    assert rows[("topic", "percent_agreement")] == (0.1667, "nominal", 2, 3, 5, None)
+    assert rows[("topic", "fleiss_kappa")] == (-0.5, "nominal", 1, 3, 3, None)
+    assert rows[("sentiment", "krippendorff_alpha")] == (None, "nominal", 0, 0, 0, "no_item_with_two_ratings")
+    assert len(rows) == 6
+    pairs = {
+        row[0]: row[1:]
+        for row in built.rows(
+            "select annotator_key_a || ' ' || annotator_key_b, items_both_rated, observed_agreement, "
+            "round(cohen_kappa, 4), null_reason from marts.annotator_pair_agreement where task_name = 'topic'"
+        )
+    }
+    assert pairs == {
+        "topics:1 topics:2": (2, 0.5, 0.3333, None),
+        "topics:1 topics:3": (1, 0.0, None, "overlap_below_two"),
+        "topics:2 topics:3": (1, 0.0, None, "overlap_below_two"),
+    }
+
+
 def test_pipeline_funnel_numbers(built: DbtRun) -> None:
     rows = {
         (row[0], row[1], row[2]): row[3]
