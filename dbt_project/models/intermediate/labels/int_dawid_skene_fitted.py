@@ -28,6 +28,7 @@ and on every row the task's iterations, converged flag and final evidence lower 
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 EPS = 1e-10  # crowd-kit's _EPS: floor of confusion cells and priors
 
@@ -102,6 +103,25 @@ def fit_dawid_skene(item, worker, label, gold, n_items, n_workers, n_labels, max
     return posteriors, errors.reshape(n_workers, k, k), priors, iterations, converged, float(loss)
 
 
+def sorted_codes(column):
+    """(code per row, sorted distinct values): code i means values[i]."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    dictionary = encoded.dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(dictionary, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], dictionary[order]
+
+
+def gold_codes(column, label_names):
+    """Per row, the code of the row's gold label among all labels (-1: no gold label)."""
+    values = column.to_numpy(zero_copy_only=False)
+    has_gold = np.not_equal(values, None)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[has_gold] = np.searchsorted(label_names, values[has_gold].astype(str))
+    return codes
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     max_iterations = int(dbt.config.get("max_iterations"))
@@ -112,39 +132,19 @@ def model(dbt, session):
             f"int_dawid_skene_fitted: dawid_skene_max_iterations={max_iterations} and "
             f"dawid_skene_tolerance={tolerance} must be >= 1 and > 0 (dbt_project/dbt_project.yml)"
         )
-    votes = dbt.ref("int_label_votes_compared")
+    votes = (
+        dbt.ref("int_label_votes_compared")
+        .select("task_name, item_key, annotator_key, label, gold_label")
+        .to_arrow_table()
+    )
+    # Integer codes that follow the sorted order of the values (crowd-kit sorts the labels too, so a
+    # posterior tie goes to the same, first, label), per task below.
+    task_code, task_names = sorted_codes(votes["task_name"])
+    item_code, item_keys = sorted_codes(votes["item_key"])
+    worker_code, annotator_keys = sorted_codes(votes["annotator_key"])
+    label_code, label_names = sorted_codes(votes["label"])
+    gold_code = gold_codes(votes["gold_label"], label_names) if use_gold else np.full(len(label_code), -1)
 
-    # Integer codes in sorted order (crowd-kit sorts labels too: a posterior tie goes to the first).
-    coded = votes.query(
-        "votes",
-        """
-        select
-            dense_rank() over (order by task_name) - 1 as task_index,
-            dense_rank() over (partition by task_name order by item_key) - 1 as item_index,
-            dense_rank() over (partition by task_name order by annotator_key) - 1 as worker_index,
-            dense_rank() over (partition by task_name order by label) - 1 as label_index
-        from votes
-        order by task_index, item_index, worker_index
-        """,
-    ).fetchnumpy()
-    dictionaries = votes.query(
-        "votes",
-        """
-        select
-            task_name,
-            list(distinct item_key order by item_key) as items,
-            list(distinct annotator_key order by annotator_key) as annotators,
-            list(distinct label order by label) as labels,
-            map_from_entries(list(distinct {'k': item_key, 'v': gold_label}) filter (where gold_label is not null))
-                as gold
-        from votes
-        group by task_name
-        order by task_name
-        """,
-    ).fetchall()
-
-    task_of_vote = np.asarray(coded["task_index"], dtype=np.int64)
-    bounds = np.searchsorted(task_of_vote, np.arange(len(dictionaries) + 1))
     columns = {name: [] for name in ("task_name", "component", "item_key", "annotator_key", "label", "true_label")}
     numbers = {"probability": [], "iterations": [], "converged": [], "elbo": []}
 
@@ -163,30 +163,23 @@ def model(dbt, session):
         numbers["converged"].append(np.full(n, fit[1], dtype=bool))
         numbers["elbo"].append(np.full(n, fit[2], dtype=float))
 
-    for index, (task_name, items, annotators, labels, gold_map) in enumerate(dictionaries):
-        start, stop = bounds[index], bounds[index + 1]
-        items = np.array(items, dtype=object)
-        annotators = np.array(annotators, dtype=object)
-        labels = np.array(labels, dtype=object)
-        k, n_items, n_workers = len(labels), len(items), len(annotators)
+    for task_index, task_name in enumerate(task_names):
+        in_task = np.flatnonzero(task_code == task_index)
+        # Votes in (item, annotator) order, so sums run in the same order on every build.
+        in_task = in_task[np.lexsort((worker_code[in_task], item_code[in_task]))]
+        items, item = np.unique(item_code[in_task], return_inverse=True)
+        workers, worker = np.unique(worker_code[in_task], return_inverse=True)
+        labels, label = np.unique(label_code[in_task], return_inverse=True)
+        k, n_items, n_workers = len(labels), len(items), len(workers)
+        # The gold label's code among this task's labels, per item (-1: none).
         gold = np.full(n_items, -1, dtype=np.int64)
-        if use_gold and gold_map:
-            item_code = {key: i for i, key in enumerate(items)}
-            label_code = {value: c for c, value in enumerate(labels)}
-            for key, value in gold_map.items():
-                gold[item_code[key]] = label_code[value]
+        has_gold = gold_code[in_task] >= 0
+        gold[item[has_gold]] = np.searchsorted(labels, gold_code[in_task][has_gold])
         posteriors, errors, priors, iterations, converged, elbo = fit_dawid_skene(
-            np.asarray(coded["item_index"][start:stop], dtype=np.int64),
-            np.asarray(coded["worker_index"][start:stop], dtype=np.int64),
-            np.asarray(coded["label_index"][start:stop], dtype=np.int64),
-            gold,
-            n_items,
-            n_workers,
-            k,
-            max_iterations,
-            tolerance,
+            item, worker, label, gold, n_items, n_workers, k, max_iterations, tolerance
         )
         fit = (iterations, converged, elbo)
+        items, workers, labels = item_keys[items], annotator_keys[workers], label_names[labels]
         add(
             task_name,
             "posterior",
@@ -203,7 +196,7 @@ def model(dbt, session):
             "confusion",
             n_workers * k * k,
             None,
-            np.repeat(annotators, k * k),
+            np.repeat(workers, k * k),
             np.tile(np.repeat(labels, k), n_workers),
             np.tile(labels, n_workers * k),
             errors.ravel(),

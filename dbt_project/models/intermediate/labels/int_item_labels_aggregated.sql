@@ -5,6 +5,8 @@
         ~ "(dbt_project/dbt_project.yml, or --vars '{tie_policy: adjudicate}')"
     ) }}
 {%- endif -%}
+-- A table: item_labels reads it twice, and it is where the majority vote is computed.
+{{ config(materialized='table') }}
 
 with
 

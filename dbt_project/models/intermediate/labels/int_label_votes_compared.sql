@@ -17,29 +17,56 @@ label_counts as (
     group by task_name, item_key, label
 ),
 
-others_counts as (
-    -- For every vote, how many OTHER annotators of the item chose each label (leave-one-out:
-    -- the vote is not compared with itself).
+item_counts as (
     select
-        int_label_votes_counted.vote_id,
-        label_counts.label as other_label,
-        label_counts.label_votes
-        - (label_counts.label = int_label_votes_counted.label)::integer as other_votes
-    from int_label_votes_counted
-    inner join label_counts
-        on
-            int_label_votes_counted.task_name = label_counts.task_name
-            and int_label_votes_counted.item_key = label_counts.item_key
+        *,
+        max(label_votes) over (partition by task_name, item_key) as top_votes
+    from label_counts
+),
+
+item_tops as (
+    -- Per item: the top count, how many labels reach it (the first two of them), and the best
+    -- count below it (0 if none).
+    select
+        task_name,
+        item_key,
+        any_value(top_votes) as top_votes,
+        count(*) filter (where label_votes = top_votes) as top_label_count,
+        min(label) filter (where label_votes = top_votes) as first_top_label,
+        max(label) filter (where label_votes = top_votes) as last_top_label,
+        coalesce(max(label_votes) filter (where label_votes < top_votes), 0) as second_votes
+    from item_counts
+    group by task_name, item_key
 ),
 
 others_majority as (
-    -- The others' majority label, when one label has strictly more of their votes than any other.
+    -- The majority of the OTHER annotators of the item (leave-one-out: a vote is never compared
+    -- with itself), from the item's counts with this vote taken out:
+    --   the vote's label is the only top label: it stays the others' majority if it still beats
+    --     the runner-up without this vote, else they tie (or there is no other vote): none;
+    --   it is one of two top labels: the other one now leads;
+    --   it is one of three or more top labels: the others still tie;
+    --   it is not a top label: the others' majority is the item's, if there is exactly one.
     select
-        vote_id,
-        max(other_votes, 2) as top_two_votes,
-        arg_max(other_label, other_votes) as top_label
-    from others_counts
-    group by vote_id
+        int_label_votes_counted.vote_id,
+        case
+            when int_label_votes_counted.label not in (item_tops.first_top_label, item_tops.last_top_label)
+                or item_tops.top_label_count > 2
+                then case when item_tops.top_label_count = 1 then item_tops.first_top_label end
+            when item_tops.top_label_count = 2
+                then
+                    case
+                        when int_label_votes_counted.label = item_tops.first_top_label
+                            then item_tops.last_top_label
+                        else item_tops.first_top_label
+                    end
+            when item_tops.top_votes - 1 > item_tops.second_votes then int_label_votes_counted.label
+        end as others_label
+    from int_label_votes_counted
+    inner join item_tops
+        on
+            int_label_votes_counted.task_name = item_tops.task_name
+            and int_label_votes_counted.item_key = item_tops.item_key
 ),
 
 gold_labels as (
@@ -59,12 +86,7 @@ gold_labels as (
 final as (
     select
         int_label_votes_counted.*,
-        case
-            when
-                others_majority.top_two_votes[1] > 0
-                and coalesce(others_majority.top_two_votes[2], 0) < others_majority.top_two_votes[1]
-                then others_majority.top_label
-        end as others_label,
+        others_majority.others_label,
         gold_labels.gold_label
     from int_label_votes_counted
     left join others_majority

@@ -12,7 +12,21 @@ stg_refinery__annotation_tasks as (
 ),
 
 submitted_votes as (
-    select *
+    select
+        vote_id,
+        source_name,
+        tool,
+        task_id,
+        annotation_id,
+        annotator_key,
+        task_name,
+        item_key,
+        item_hash,
+        label,
+        is_gold,
+        lead_time_seconds,
+        created_at,
+        updated_at
     from int_label_votes
     where
         status = 'submitted'
