@@ -100,6 +100,12 @@ def test_consensus_marts_match_the_sample(first_run, home):
                 "select split_part(annotator_key, ':', 2), votes from marts.annotator_quality where task_name = 'topic'"
             ).fetchall()
         )
+        flagged = {
+            row[0]
+            for row in con.execute(
+                "select split_part(annotator_key, ':', 2) from marts.annotator_quality where is_flagged"
+            ).fetchall()
+        }
         history = con.execute(
             "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history"
         ).fetchone()
@@ -108,6 +114,9 @@ def test_consensus_marts_match_the_sample(first_run, home):
     assert per_method["majority_vote"] == (items, facts["ties"]["total"] - 1, facts["ground_truth"])
     assert per_method["dawid_skene"][0] == items and per_method["dawid_skene"][2] == facts["ground_truth"]
     assert votes == {name: a["submitted"] for name, a in facts["annotators"].items()}
+    # The two annotators who match the planted topic least often are the flagged ones.
+    weakest = sorted(facts["annotators"], key=lambda a: facts["annotators"][a]["matches_true_topic"])[:2]
+    assert flagged == set(weakest)
     # One current version per item and method after the first run.
     assert history == (2 * items, 2 * items)
 

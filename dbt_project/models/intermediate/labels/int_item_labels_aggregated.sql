@@ -35,7 +35,10 @@ scored_votes as (
         int_label_votes_compared.*,
         -- The voter's quality score measured on their OTHER items (this item's vote removed),
         -- so a tie is never broken by the agreement the tied vote itself earned or lost.
-        (annotator_agreement.agreeing_votes - coalesce(int_label_votes_compared.agrees_with_others::integer, 0))::double
+        (
+            annotator_agreement.agreeing_votes
+            - coalesce(int_label_votes_compared.agrees_with_others::integer, 0)
+        )::double
         / nullif(
             annotator_agreement.compared_votes
             - (int_label_votes_compared.agrees_with_others is not null)::integer,

@@ -50,7 +50,8 @@ others_majority as (
     select
         int_label_votes_counted.vote_id,
         case
-            when int_label_votes_counted.label not in (item_tops.first_top_label, item_tops.last_top_label)
+            when
+                int_label_votes_counted.label not in (item_tops.first_top_label, item_tops.last_top_label)
                 or item_tops.top_label_count > 2
                 then case when item_tops.top_label_count = 1 then item_tops.first_top_label end
             when item_tops.top_label_count = 2

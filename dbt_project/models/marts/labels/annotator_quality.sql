@@ -150,7 +150,8 @@ flagged as (
                 case
                     when
                         votes + skipped_items >= {{ min_items }}
-                        and skipped_items::double / (votes + skipped_items) > {{ var('annotator_max_skip_rate') }}
+                        and skipped_items::double / (votes + skipped_items)
+                        > {{ var('annotator_max_skip_rate') }}
                         then 'skip_rate'
                 end
             ],

@@ -57,7 +57,9 @@ dawid_skene as (
         'dawid_skene' as method,
         -- Two classes with the same posterior (to 1e-12) are a tie: no label, as for majority vote.
         coalesce(
-            dawid_skene_top.top_two_probabilities[1] - dawid_skene_top.top_two_probabilities[2] <= 1e-12, false
+            dawid_skene_top.top_two_probabilities[1]
+            - dawid_skene_top.top_two_probabilities[2] <= 1e-12,
+            false
         ) as is_tie,
         dawid_skene_top.top_two_probabilities[1] as confidence,
         dawid_skene_top.top_label,
