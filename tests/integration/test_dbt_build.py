@@ -717,9 +717,7 @@ def test_item_labels(built: DbtRun) -> None:
     )
     assert sorted(methods) == [("dawid_skene", 5, 5), ("majority_vote", 5, 5)]
     annotators = dict(
-        built.rows(
-            "select item_key, annotators from intermediate.int_item_labels_aggregated where task_name = 'topic'"
-        )
+        built.rows("select item_key, annotators from intermediate.int_item_labels_aggregated where task_name = 'topic'")
     )
     assert annotators[content_hash(DAMAGED_TEXT)] == 2  # the skipper is an annotator, not a vote
 
