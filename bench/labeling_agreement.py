@@ -4,8 +4,8 @@ Generates `--items` × `--annotators` submitted votes (default 100,000 × 10 = 1
 `intermediate.int_label_votes` of a fresh warehouse, then runs the models two ways:
 
 * `sql`: the SQL dbt compiles, one model at a time in one DuckDB connection (the models'
-  own cost; int_label_votes_deduplicated is a view, as in the project, so each mart pays for it);
-* `dbt`: `dbt run --select int_label_votes_deduplicated label_agreement annotator_pair_agreement`
+  own cost; int_label_votes_counted is built first, a table as in the project);
+* `dbt`: `dbt run --select int_label_votes_counted label_agreement annotator_pair_agreement`
   (adds dbt's start-up, parse and contract checks);
 * `krippendorff`: the `krippendorff` package's alpha on the same votes (a dense annotators × items
   matrix), for comparison, when it is installed.
@@ -33,7 +33,7 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).parent / "dbt"
 MODELS = {
-    "int_label_votes_deduplicated": "intermediate/labels/int_label_votes_deduplicated.sql",
+    "int_label_votes_counted": "intermediate/labels/int_label_votes_counted.sql",
     "label_agreement": "marts/labels/label_agreement.sql",
     "annotator_pair_agreement": "marts/labels/annotator_pair_agreement.sql",
 }
@@ -53,6 +53,12 @@ def generate(database: Path, items: int, annotators: int, classes: int, level: s
     """Write the synthetic votes; return their number."""
     con = duckdb.connect(str(database))
     con.execute("create schema if not exists intermediate")
+    # int_label_votes_counted also reads when each task was landed (no rows needed here).
+    con.execute("create schema if not exists staging")
+    con.execute(
+        "create or replace table staging.stg_refinery__annotation_tasks "
+        "(source_name varchar, task_id varchar, extracted_at timestamptz)"
+    )
     con.execute(f"select setseed({seed})")
     con.execute(
         f"""
@@ -117,8 +123,8 @@ def time_sql(database: Path, compiled: dict[str, str], threads: int) -> dict[str
     con.execute(f"attach '{database}' as refinery")
     con.execute("create schema if not exists refinery.marts")
     con.execute(
-        "create or replace view refinery.intermediate.int_label_votes_deduplicated as "
-        + compiled["int_label_votes_deduplicated"]
+        "create or replace table refinery.intermediate.int_label_votes_counted as "
+        + compiled["int_label_votes_counted"]
     )
     seconds = {}
     for model in ("label_agreement", "annotator_pair_agreement"):

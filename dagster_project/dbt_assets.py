@@ -113,7 +113,7 @@ def ensure_manifest(project: DbtProject, variables: Mapping[str, Any]) -> Path:
 
 
 class RefineryTranslator(DagsterDbtTranslator):
-    """Groups by layer folder; union models depend on the raw assets of their role."""
+    """Groups by layer folder (snapshots: `snapshots`); union models depend on the raw assets of their role."""
 
     def __init__(self, role_assets: Mapping[str, list[dg.AssetKey]]) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -129,6 +129,8 @@ class RefineryTranslator(DagsterDbtTranslator):
         fqn = node.get("fqn") or []
         if node.get("resource_type") in {"model", "snapshot"} and len(fqn) > 2:
             spec = spec.replace_attributes(group_name=fqn[1])
+        elif node.get("resource_type") == "snapshot":
+            spec = spec.replace_attributes(group_name="snapshots")
         return spec
 
 

@@ -217,14 +217,30 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     ]
     _table(body, ["split", "examples", "labeled", "coverage", "ties"], out)
     if _exists(con, "marts", "item_labels"):
-        items, ties, unmatched = con.execute(
-            "select count(*), count(*) filter (where is_tie), count(*) filter (where not has_document) "
-            "from marts.item_labels"
+        for method, items, ties, gold, unmatched in con.execute(
+            "select method, count(*), count(*) filter (where is_tie), count(*) filter (where label_basis = 'gold'), "
+            "count(*) filter (where not has_document) from marts.item_labels group by method order by method"
+        ).fetchall():
+            out(
+                f"  {method}: annotated items {items:,}; ties (no label, counted) {ties:,}; "
+                f"gold labels {gold:,}; items matching no document {unmatched:,}"
+            )
+    if _exists(con, "marts", "annotator_quality"):
+        rows = con.execute(
+            "select task_name, annotator_key, votes, consensus_agreement, dawid_skene_accuracy, flag_reasons "
+            "from marts.annotator_quality order by is_flagged desc, task_name, annotator_key"
+        ).fetchall()
+        flagged = [row for row in rows if row[5]]
+        out(f"  annotators (per task): {len(rows):,}; flagged: {len(flagged):,}")
+        for task, annotator, votes, agreement, accuracy, reasons in flagged[:5]:
+            measures = f"agreement {agreement:.2f}" if agreement is not None else "agreement -"
+            measures += f", Dawid-Skene accuracy {accuracy:.2f}" if accuracy is not None else ""
+            out(f"    {task} {annotator}: {votes:,} votes, {measures} ({', '.join(reasons)})")
+    if _exists(con, "snapshots", "item_labels_history"):
+        versions, replaced = con.execute(
+            "select count(*), count(*) filter (where dbt_valid_to is not null) from snapshots.item_labels_history"
         ).fetchone()
-        out(
-            f"  annotated items: {items:,}; ties (no label, counted): {ties:,}; "
-            f"items matching no document: {unmatched:,}"
-        )
+        out(f"  label history (snapshots.item_labels_history): {versions:,} versions, {replaced:,} replaced")
 
 
 def print_checks(config: Config, out: Out) -> None:

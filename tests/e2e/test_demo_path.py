@@ -85,6 +85,42 @@ def test_first_run_lands_every_source_and_publishes_v1(first_run, home, env):
     assert "v1" in listing and "v2" not in listing
 
 
+def test_consensus_marts_match_the_sample(first_run, home):
+    facts = expected()["annotations"]
+    with warehouse(home) as con:
+        per_method = {
+            method: (items, ties, gold)
+            for method, items, ties, gold in con.execute(
+                "select method, count(*), count(*) filter (where is_tie), count(*) filter (where label_basis = 'gold') "
+                "from marts.item_labels where task_name = 'topic' group by 1"
+            ).fetchall()
+        }
+        votes = dict(
+            con.execute(
+                "select split_part(annotator_key, ':', 2), votes from marts.annotator_quality where task_name = 'topic'"
+            ).fetchall()
+        )
+        flagged = {
+            row[0]
+            for row in con.execute(
+                "select split_part(annotator_key, ':', 2) from marts.annotator_quality where is_flagged"
+            ).fetchall()
+        }
+        history = con.execute(
+            "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history"
+        ).fetchone()
+    items = facts["tasks"] - facts["tasks_without_votes"]
+    # The sample's 6 ties: one (2-2) has a ground_truth vote, and gold wins.
+    assert per_method["majority_vote"] == (items, facts["ties"]["total"] - 1, facts["ground_truth"])
+    assert per_method["dawid_skene"][0] == items and per_method["dawid_skene"][2] == facts["ground_truth"]
+    assert votes == {name: a["submitted"] for name, a in facts["annotators"].items()}
+    # The two annotators who match the planted topic least often are the flagged ones.
+    weakest = sorted(facts["annotators"], key=lambda a: facts["annotators"][a]["matches_true_topic"])[:2]
+    assert flagged == set(weakest)
+    # One current version per item and method after the first run.
+    assert history == (2 * items, 2 * items)
+
+
 def test_funnel_matches_the_planted_cases_of_the_sample(first_run, home):
     facts = expected()["tickets"]
     with warehouse(home) as con:

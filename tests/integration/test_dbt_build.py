@@ -569,6 +569,15 @@ ODD = document_id("odd_names", "records", "n-1")
 def test_build_output_mentions_unit_tests_and_no_failures(built: DbtRun) -> None:
     assert "test_dedup_screens_come_before_duplicates" in built.output
     assert "test_cluster_representative_choice" in built.output
+    for consensus_test in (
+        "test_majority_vote_adjudicate_and_gold_override",
+        "test_majority_vote_prefer_gold",
+        "test_majority_vote_prefer_quality",
+        "test_leave_one_out_comparison",
+        "test_annotator_quality_hand_computed",
+    ):
+        assert consensus_test in built.output
+    assert "snapshotted snapshots.item_labels_history" in built.output
     assert "ERROR=0" in built.output.replace(" ", "")
     assert "WARN=0" in built.output.replace(" ", "")
     # Custom schemas land exactly as named, not as main_staging.
@@ -692,7 +701,7 @@ def test_item_labels(built: DbtRun) -> None:
         (row[0], row[1]): row[2:]
         for row in built.rows(
             "select task_name, item_hash, method, label, round(confidence, 4), votes, is_tie, has_document "
-            "from marts.item_labels"
+            "from marts.item_labels where method = 'majority_vote'"
         )
     }
     assert rows[("topic", content_hash(INTRO_TEXT))] == ("majority_vote", "docs", 0.6667, 3, False, True)
@@ -701,10 +710,14 @@ def test_item_labels(built: DbtRun) -> None:
     assert rows[("topic", content_hash(ORPHAN_ITEM_TEXT))] == ("majority_vote", "other", 1.0, 1, False, False)
     assert rows[("topic", content_hash(DAMAGED_TEXT))] == ("majority_vote", "shipping", 1.0, 1, False, True)
     assert len(rows) == 5
+    # Every item also has a Dawid-Skene row (tests/integration/test_consensus.py checks its numbers);
+    # item_key is the item_hash for items with text.
+    methods = built.rows(
+        "select method, count(*), count(*) filter (where item_key = item_hash) from marts.item_labels group by all"
+    )
+    assert sorted(methods) == [("dawid_skene", 5, 5), ("majority_vote", 5, 5)]
     annotators = dict(
-        built.rows(
-            "select item_hash, annotators from intermediate.int_item_labels_aggregated where task_name = 'topic'"
-        )
+        built.rows("select item_key, annotators from intermediate.int_item_labels_aggregated where task_name = 'topic'")
     )
     assert annotators[content_hash(DAMAGED_TEXT)] == 2  # the skipper is an annotator, not a vote
 

@@ -1,6 +1,6 @@
 """The agreement marts (label_agreement, annotator_pair_agreement) on given votes.
 
-dbt compiles the three models once (int_label_votes_deduplicated and the two marts); each
+dbt compiles the three models once (int_label_votes_counted and the two marts); each
 test loads votes into an `intermediate.int_label_votes` table of an in-memory DuckDB and runs
 the compiled SQL on them, so what is checked is exactly what `dbt build` runs. Checked:
 the published worked examples to the digits published (Krippendorff 2011, Fleiss 1971 as on
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 MODELS = {
-    "int_label_votes_deduplicated": "intermediate/labels/int_label_votes_deduplicated.sql",
+    "int_label_votes_counted": "intermediate/labels/int_label_votes_counted.sql",
     "label_agreement": "marts/labels/label_agreement.sql",
     "annotator_pair_agreement": "marts/labels/annotator_pair_agreement.sql",
 }
@@ -85,6 +85,12 @@ def run_models(compiled: dict[str, str], votes: Iterable[Vote]) -> tuple[list[di
     con = duckdb.connect()
     con.execute("attach ':memory:' as refinery")
     con.execute("create schema refinery.intermediate")
+    # int_label_votes_counted also reads when each task was landed (not needed here: no rows).
+    con.execute("create schema refinery.staging")
+    con.execute(
+        "create table refinery.staging.stg_refinery__annotation_tasks "
+        "(source_name varchar, task_id varchar, extracted_at timestamptz)"
+    )
     con.execute(
         """
         create table refinery.intermediate.int_label_votes (
@@ -117,7 +123,7 @@ def run_models(compiled: dict[str, str], votes: Iterable[Vote]) -> tuple[list[di
             "insert into refinery.intermediate.int_label_votes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
     con.execute(
-        "create view refinery.intermediate.int_label_votes_deduplicated as " + compiled["int_label_votes_deduplicated"]
+        "create table refinery.intermediate.int_label_votes_counted as " + compiled["int_label_votes_counted"]
     )
     results = []
     for model in ("label_agreement", "annotator_pair_agreement"):

@@ -1,11 +1,11 @@
 -- Cohen's kappa for every pair of annotators who rated at least one item of a task in common
--- (counted votes: int_label_votes_deduplicated), over the items both rated. Weighted kappas
+-- (counted votes: int_label_votes_counted), over the items both rated. Weighted kappas
 -- (linear, quadratic; as scikit-learn's cohen_kappa_score with labels = the declared order)
 -- for ordinal tasks. docs/labeling/agreement.md explains the columns.
 with
 
-int_label_votes_deduplicated as (
-    select * from {{ ref('int_label_votes_deduplicated') }}
+int_label_votes_counted as (
+    select * from {{ ref('int_label_votes_counted') }}
 ),
 
 tasks as (
@@ -13,7 +13,7 @@ tasks as (
     select
         task_name,
         case when count(distinct level) = 1 then min(level) end as level
-    from int_label_votes_deduplicated
+    from int_label_votes_counted
     group by task_name
 ),
 
@@ -27,8 +27,8 @@ pair_votes as (
         votes_b.label as label_b,
         votes_a.label_value as value_a,
         votes_b.label_value as value_b
-    from int_label_votes_deduplicated as votes_a
-    inner join int_label_votes_deduplicated as votes_b
+    from int_label_votes_counted as votes_a
+    inner join int_label_votes_counted as votes_b
         on
             votes_a.task_name = votes_b.task_name
             and votes_a.item_key = votes_b.item_key

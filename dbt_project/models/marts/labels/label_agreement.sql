@@ -1,11 +1,11 @@
--- Agreement per task over every counted vote (int_label_votes_deduplicated: submitted, one per
+-- Agreement per task over every counted vote (int_label_votes_counted: submitted, one per
 -- annotator and item), whether or not the item matches a document. Three metrics, one row
 -- each; docs/labeling/agreement.md explains them. Notation: item u, value (label) c, n_uc the
 -- ratings of u with value c, m_u = Σ_c n_uc the ratings of u.
 with
 
-int_label_votes_deduplicated as (
-    select * from {{ ref('int_label_votes_deduplicated') }}
+int_label_votes_counted as (
+    select * from {{ ref('int_label_votes_counted') }}
 ),
 
 tasks as (
@@ -13,7 +13,7 @@ tasks as (
     select
         task_name,
         case when count(distinct level) = 1 then min(level) end as level
-    from int_label_votes_deduplicated
+    from int_label_votes_counted
     group by task_name
 ),
 
@@ -26,7 +26,7 @@ label_counts as (
         item_key,
         label,
         count(*) as label_votes
-    from int_label_votes_deduplicated
+    from int_label_votes_counted
     group by task_name, item_key, label
 ),
 
@@ -72,7 +72,7 @@ pairable_annotators as (
         count(distinct votes.annotator_key) as annotators,
         count(distinct case when pairable_items.is_fleiss_item then votes.annotator_key end)
             as fleiss_annotators
-    from int_label_votes_deduplicated as votes
+    from int_label_votes_counted as votes
     inner join pairable_items
         on
             votes.task_name = pairable_items.task_name
@@ -147,7 +147,7 @@ alpha_votes as (
         case when tasks.level = 'nominal' then votes.label else votes.label_value::varchar end as value_key,
         votes.label_value as value_number,
         count(*) over (partition by votes.task_name, votes.item_key) as item_values
-    from int_label_votes_deduplicated as votes
+    from int_label_votes_counted as votes
     inner join tasks
         on votes.task_name = tasks.task_name
     where tasks.level = 'nominal' or (tasks.level is not null and votes.label_value is not null)

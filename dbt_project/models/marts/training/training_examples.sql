@@ -1,3 +1,10 @@
+{%- if var('training_label_method') not in ['majority_vote', 'dawid_skene'] -%}
+    {{ exceptions.raise_compiler_error(
+        "var training_label_method is '" ~ var('training_label_method') ~ "': use majority_vote or "
+        ~ "dawid_skene (dbt_project/dbt_project.yml, or --vars '{training_label_method: dawid_skene}')"
+    ) }}
+{%- endif -%}
+
 with
 
 int_documents_deduplicated as (
@@ -12,8 +19,8 @@ int_documents_pii as (
     select * from {{ ref('int_documents_pii') }}
 ),
 
-int_item_labels_aggregated as (
-    select * from {{ ref('int_item_labels_aggregated') }}
+item_labels as (
+    select * from {{ ref('item_labels') }}
 ),
 
 kept_documents as (
@@ -28,12 +35,17 @@ kept_documents as (
 ),
 
 training_labels as (
+    -- The consensus of the control var training_label_task by the method var training_label_method.
     select
         item_hash,
+        method,
         label,
         is_tie
-    from int_item_labels_aggregated
-    where task_name = {{ sql_string_literal(var('training_label_task')) }}
+    from item_labels
+    where
+        task_name = {{ sql_string_literal(var('training_label_task')) }}
+        and method = {{ sql_string_literal(var('training_label_method')) }}
+        and item_hash is not null
 ),
 
 final as (
@@ -45,7 +57,7 @@ final as (
         -- The text with PII redacted (int_documents_pii; var pii_redact_types, pii_redaction_tokens).
         int_documents_pii.redacted_text as text,
         training_labels.label,
-        case when training_labels.label is not null then 'majority_vote' end as label_source,
+        case when training_labels.label is not null then training_labels.method end as label_source,
         case
             when training_labels.label is not null then 'labeled'
             when training_labels.is_tie then 'tie'
