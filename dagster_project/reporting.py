@@ -241,6 +241,54 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             "select count(*), count(*) filter (where dbt_valid_to is not null) from snapshots.item_labels_history"
         ).fetchone()
         out(f"  label history (snapshots.item_labels_history): {versions:,} versions, {replaced:,} replaced")
+    print_weak_supervision(con, out)
+
+
+def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    """Labeling functions per task (Snorkel's coverage, overlap, conflict, accuracy) and the weak labels used."""
+    if not _exists(con, "marts", "lf_analysis"):
+        return
+    functions = con.execute(
+        "select task_name, lf_name, coverage, overlap, conflict, empirical_accuracy, correct + incorrect, weight, "
+        "n_documents from marts.lf_analysis order by task_name, lf_name"
+    ).fetchall()
+    if not functions:
+        out("  labeling functions: none (docs/labeling/weak-supervision.md)")
+        return
+    voted: dict[str, int] = {}
+    if _exists(con, "intermediate", "int_lf_votes"):
+        voted = dict(
+            con.execute(
+                "select task_name, count(distinct document_id) from intermediate.int_lf_votes group by 1"
+            ).fetchall()
+        )
+    for task in sorted({row[0] for row in functions}):
+        rows = [row for row in functions if row[0] == task]
+        documents = rows[0][8] or 0
+        covered = voted.get(task, 0)
+        share = f" ({100 * covered / documents:.0f}%)" if documents else ""
+        out(f"  labeling functions for {task}: {len(rows)}, voting on {covered:,} of {documents:,} documents{share}")
+        body = [
+            [
+                name,
+                _fraction(coverage),
+                _fraction(overlap),
+                _fraction(conflict),
+                f"{accuracy:.2f} of {evaluated}" if accuracy is not None else "-",
+                f"{weight:.2f}" if weight is not None else "-",
+            ]
+            for _, name, coverage, overlap, conflict, accuracy, evaluated, weight, _ in rows
+        ]
+        _table(body, ["function", "coverage", "overlap", "conflict", "emp. acc.", "weight"], out, indent="    ")
+    if _exists(con, "marts", "training_examples"):
+        weak, examples = con.execute(
+            "select count(*) filter (where label_source = 'weak_supervision'), count(*) from marts.training_examples"
+        ).fetchone()
+        out(f"  weak labels in training_examples: {weak:,} of {examples:,} examples (only where no human voted)")
+
+
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def print_checks(config: Config, out: Out) -> None:

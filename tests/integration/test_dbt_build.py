@@ -522,12 +522,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtRun]:
     # The fixture quarantines 2 of tickets' 9 records (22%) on purpose; the gate is tested below.
     # Its texts are one-sentence notes that web-corpus quality rules would drop: no rule drops
     # here (they are still computed and counted), so length and dedup rules are seen alone;
-    # tests/integration/test_cleaning.py covers the quality rules.
+    # tests/integration/test_cleaning.py covers the quality rules. The topic task covers every
+    # source here (weak_supervision_sources: {}), so labeling functions also see the handbook.
     run = run_dbt(
         home,
         "build",
         "--vars",
-        "{max_quarantined_fraction: 0.25, quality_drop_rules: [], quality_drop_rules_by_source: {}}",
+        "{max_quarantined_fraction: 0.25, quality_drop_rules: [], quality_drop_rules_by_source: {}, "
+        "weak_supervision_sources: {}}",
     )
     assert run.returncode == 0, run.output[-6000:]
     yield run
@@ -639,16 +641,27 @@ def test_training_examples_rows(built: DbtRun) -> None:
         row[0]: row[1:]
         for row in built.rows(
             "select example_id, document_id, source_name, source_key, text, label, label_source, "
-            "label_status, split from marts.training_examples"
+            "label_status, split, round(label_confidence, 6) from marts.training_examples"
         )
     }
     assert set(rows) == {H_INTRO, H_DAMAGED, T[3], T[4], T[6], ODD}
     assert rows[H_INTRO][:7] == (H_INTRO, "handbook", "guide/intro.md", INTRO_TEXT, "docs", "majority_vote", "labeled")
+    assert rows[H_INTRO][8] == round(2 / 3, 6)
     # The skip does not count; annotator 2 changed their mind, their latest vote counts.
     assert rows[H_DAMAGED][4:7] == ("shipping", "majority_vote", "labeled")
+    # Humans tied on the invoice: lf_topic__billing_terms votes billing, but a tie is never filled.
     assert rows[T[3]][4:7] == (None, None, "tie")
-    assert rows[T[4]][4:7] == (None, None, "unlabeled")
+    assert rows[T[3]][8] is None
+    # No human vote on the café note: the weak label, from shipping_terms alone, whose accuracy is
+    # (1 right of 1 against the human labels + 2 pseudo-votes at 0.7) / 3 = 0.8 = its confidence.
+    assert rows[T[4]][4:7] == ("shipping", "weak_supervision", "labeled")
+    assert rows[T[4]][8] == 0.8
+    assert rows[ODD][4:7] == (None, None, "unlabeled")
     assert rows[T[6]][2] == "6"
+    # shipping_terms (weight ln(0.8 * 3 / 0.2) = ln 12) outvotes account_terms (measured only
+    # against the other functions: 0 of 1, (0 + 1.4) / 3 = 0.4667, weight ln 2.625) on the address.
+    assert rows[T[6]][4:7] == ("shipping", "weak_supervision", "labeled")
+    assert rows[T[6]][8] == round(12 / (12 + 2.625 + 2), 6)
     # A byte-order mark and a zero-width space are not text.
     assert rows[T[6]][3] == ADDRESS_TEXT
 
@@ -893,3 +906,54 @@ def test_missing_stream_catalog_gives_empty_typed_models(tmp_path: Path) -> None
         ("first_extracted_at", "TIMESTAMP WITH TIME ZONE"),
         ("versions_count", "BIGINT"),
     ]
+
+
+def test_lf_analysis_on_the_fixture(built: DbtRun) -> None:
+    rows = {
+        row[0]: row[1:]
+        for row in built.rows(
+            "select lf_name, polarity, n_documents, n_labeled, round(coverage, 6), round(overlap, 6), "
+            "round(conflict, 6), n_with_reference, correct, incorrect, empirical_accuracy, accuracy_source "
+            "from marts.lf_analysis"
+        )
+    }
+    # Six kept documents are the data points; two carry a human label (intro: docs, damaged: shipping).
+    assert set(rows) == {
+        "lf_topic__account_terms",
+        "lf_topic__billing_terms",
+        "lf_topic__currency_amounts",
+        "lf_topic__non_english_terms",
+        "lf_topic__shipping_terms",
+        "lf_topic__technical_terms",
+    }
+    # shipping_terms: "arrived" (damaged, café) and "shipping" (address); the address also has
+    # "account", so it overlaps and conflicts with account_terms there.
+    assert rows["lf_topic__shipping_terms"] == (
+        ["shipping"],
+        6,
+        3,
+        0.5,
+        round(1 / 6, 6),
+        round(1 / 6, 6),
+        2,
+        1,
+        0,
+        1.0,
+        "reference",
+    )
+    assert rows["lf_topic__account_terms"] == (
+        ["account"],
+        6,
+        1,
+        round(1 / 6, 6),
+        round(1 / 6, 6),
+        round(1 / 6, 6),
+        2,
+        0,
+        0,
+        None,
+        "other_functions",
+    )
+    # billing_terms fires on the invoice only, whose humans tied: no reference, so the prior.
+    assert rows["lf_topic__billing_terms"] == (["billing"], 6, 1, round(1 / 6, 6), 0.0, 0.0, 2, 0, 0, None, "prior")
+    assert rows["lf_topic__technical_terms"] == ([], 6, 0, 0.0, 0.0, 0.0, 2, 0, 0, None, "prior")

@@ -2,10 +2,11 @@
 
 import json
 
+import duckdb
 import pytest
 
 from dagster_project import progress
-from dagster_project.reporting import print_schema_changes, print_syncs
+from dagster_project.reporting import print_schema_changes, print_syncs, print_weak_supervision
 from ingestion.config import load_config
 from ingestion.destination import DuckDBDestination, StreamSpec
 from ingestion.protocol import Log, Record
@@ -145,4 +146,36 @@ def test_source_warnings_are_shown_but_do_not_flood(tmp_path, write_config, monk
     sync_source(config, "d", say=said.append)
     assert said == [f"d: WARN: file {i}: odd" for i in range(5)] + [
         "d: further warnings not shown (documents keep theirs in the `warnings` field)"
+    ]
+
+
+def test_status_shows_labeling_functions_and_weak_labels(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table marts.lf_analysis as select * from (values "
+        "('topic', 'lf_topic__a', 0.5, 0.25, 0.125, 0.75, 4, 2.5, 8), "
+        "('topic', 'lf_topic__b', 0.0, 0.0, 0.0, null, null, 1.0, 8)) as t "
+        "(task_name, lf_name, coverage, overlap, conflict, empirical_accuracy, correct, weight, n_documents)"
+    )
+    con.execute("alter table marts.lf_analysis add column incorrect bigint default 0")
+    con.execute(
+        "create table intermediate.int_lf_votes as select * from (values "
+        "('topic', 'lf_topic__a', 'd1'), ('topic', 'lf_topic__a', 'd2'), ('topic', 'lf_topic__a', 'd3'), "
+        "('topic', 'lf_topic__a', 'd4')) as t (task_name, lf_name, document_id)"
+    )
+    con.execute(
+        "create table marts.training_examples as select * from (values "
+        "('weak_supervision'), ('weak_supervision'), ('majority_vote'), (null)) as t (label_source)"
+    )
+    lines: list[str] = []
+    print_weak_supervision(con, lines.append)
+    assert lines == [
+        "  labeling functions for topic: 2, voting on 4 of 8 documents (50%)",
+        "    function     coverage  overlap  conflict  emp. acc.  weight",
+        "    -----------  --------  -------  --------  ---------  ------",
+        "    lf_topic__a      0.50     0.25      0.12  0.75 of 4    2.50",
+        "    lf_topic__b      0.00     0.00      0.00          -    1.00",
+        "  weak labels in training_examples: 2 of 4 examples (only where no human voted)",
     ]
