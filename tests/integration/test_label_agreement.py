@@ -96,7 +96,8 @@ def run_models(compiled: dict[str, str], votes: Iterable[Vote]) -> tuple[list[di
         create table refinery.intermediate.int_label_votes (
             vote_id varchar, source_name varchar, annotation_id varchar, annotator_key varchar,
             task_name varchar, item_key varchar, label varchar, level varchar, label_value double,
-            status varchar, is_gold boolean, created_at timestamptz, updated_at timestamptz
+            status varchar, is_gold boolean, created_at timestamptz, updated_at timestamptz,
+            tool varchar, task_id varchar, item_hash varchar, lead_time_seconds double
         )
         """
     )
@@ -115,16 +116,19 @@ def run_models(compiled: dict[str, str], votes: Iterable[Vote]) -> tuple[list[di
             False,
             vote.updated_at,
             vote.updated_at,
+            "label_studio",
+            str(index),
+            None,
+            None,
         )
         for index, vote in enumerate(votes)
     ]
     if rows:
         con.executemany(
-            "insert into refinery.intermediate.int_label_votes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            f"insert into refinery.intermediate.int_label_votes values ({', '.join('?' * len(rows[0]))})",
+            rows,
         )
-    con.execute(
-        "create table refinery.intermediate.int_label_votes_counted as " + compiled["int_label_votes_counted"]
-    )
+    con.execute("create table refinery.intermediate.int_label_votes_counted as " + compiled["int_label_votes_counted"])
     results = []
     for model in ("label_agreement", "annotator_pair_agreement"):
         relation = con.execute(compiled[model])
