@@ -6,6 +6,7 @@ row by row. Only the labeling models and what they read are built (`+int_label_p
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ from tests.integration.test_dbt_build import (
 )
 
 pytestmark = pytest.mark.integration
+
+# Written by the argilla 2.8.0 SDK itself (tests/data/argilla/make_fixtures.py).
+ARGILLA_SDK = Path(__file__).resolve().parents[1] / "data" / "argilla"
 
 PARCEL = "The parcel never arrived and the tracking page has not changed for a week."
 CANCEL = "Please cancel my subscription before the next renewal date, thank you."
@@ -134,6 +138,12 @@ def write_raw_layer(database: Path) -> None:
             },
         )
 
+        # The SDK's own exports of the same three records: nested (records.to_json) and flattened.
+        for source, name in (("sdk_nested", "records.json"), ("sdk_flat", "flattened.json")):
+            table = _register_stream(con, source, "records", "argilla", "annotations", "id", text_field="text")
+            for record in json.loads((ARGILLA_SDK / name).read_text()):
+                _land(con, table, "2025-03-02T00:00:00Z", record)
+
         # annotations_csv over ticket ids (item_source: tickets): a gold row, a skip (empty label),
         # a vote replaced by a newer row of the same annotation_id, an id no document has.
         sheet = _register_stream(con, "urgency_sheet", "annotations", "annotations_csv", "annotations", None)
@@ -203,7 +213,8 @@ def votes(built: DbtRun, tool: str) -> list[tuple]:
     return built.rows(
         "select task_id, item_id, annotation_id, annotator_id, annotator_key, result_index, task_name, label, level, "
         "label_value, status, is_gold, lead_time_seconds, created_at::varchar, item_key "
-        "from intermediate.int_label_votes where tool = ? order by task_id, annotation_id, result_index",
+        "from intermediate.int_label_votes where tool = ? and source_name not like 'sdk_%' "
+        "order by task_id, annotation_id, result_index",
         [tool],
     )
 
@@ -302,7 +313,8 @@ def test_predictions(built: DbtRun) -> None:
     parcel, cancel = content_hash(PARCEL), content_hash(CANCEL)
     rows = built.rows(
         "select source_name, tool, task_name, item_key, item_id, model_version, label, round(score, 4), "
-        "probabilities, created_at::varchar from intermediate.int_label_predictions order by source_name, item_id"
+        "probabilities, created_at::varchar from intermediate.int_label_predictions "
+        "where source_name not like 'sdk_%' order by source_name, item_id"
     )
     assert [row[:9] for row in rows] == [
         # Label Studio: the prediction's one choice and score.
@@ -331,3 +343,32 @@ def test_predictions(built: DbtRun) -> None:
         "select count(*) from intermediate.int_label_predictions p join intermediate.int_label_votes v "
         "using (task_name, item_key) where p.source_name = 'topic_model'"
     ) == [(5,)]
+
+
+def test_votes_and_suggestions_of_real_argilla_sdk_exports(built: DbtRun) -> None:
+    rows = built.rows(
+        "select source_name, task_id, right(annotator_id, 1), task_name, label, status "
+        "from intermediate.int_label_votes where source_name like 'sdk_%' order by all"
+    )
+    flat = [
+        ("sdk-1", "1", "clarity", "4", "submitted"),
+        ("sdk-1", "1", "tags", "billing|refund", "submitted"),
+        ("sdk-1", "1", "urgency", "high", "submitted"),
+        ("sdk-1", "2", "urgency", "medium", "submitted"),
+        ("sdk-1", "3", "urgency", "high", "draft"),
+        ("sdk-2", "1", "urgency", "low", "submitted"),
+        ("sdk-2", "2", "urgency", "low", "discarded"),
+    ]
+    # The nested export has no response status: the draft and the discarded response read as submitted.
+    nested = [(*row[:4], "submitted") for row in flat]
+    assert rows == [("sdk_flat", *row) for row in flat] + [("sdk_nested", *row) for row in nested]
+    suggestions = built.rows(
+        "select source_name, item_id, task_name, model_version, label, score, probabilities "
+        "from intermediate.int_label_predictions where source_name like 'sdk_%' order by all"
+    )
+    expected = [
+        ("sdk-1", "tags", "tagger-v1", "billing|refund", None,
+         [{"label": "billing", "probability": 0.93}, {"label": "refund", "probability": 0.61}]),
+        ("sdk-1", "urgency", "urgency-clf-v2", "high", 0.88, [{"label": "high", "probability": 0.88}]),
+    ]  # fmt: skip
+    assert suggestions == [(source, *row) for source in ("sdk_flat", "sdk_nested") for row in expected]

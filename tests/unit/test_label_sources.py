@@ -242,3 +242,17 @@ def test_label_source_options_are_checked_and_passed_to_dbt(tmp_path, write_conf
         path = write_config(f"sources:\n  tickets: {{kind: files, path: t.jsonl}}\n  x: {spec}\n")
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("?", r"\?")):
             load_config(path)
+
+
+def test_argilla_sdk_exports_land_without_quarantine(tmp_path, write_config):
+    # Both files were written by the argilla 2.8.0 SDK (tests/data/argilla/make_fixtures.py).
+    from tests.conftest import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "tests" / "data" / "argilla"
+    config = load_config(write_config(f"sources: {{a: {{kind: argilla, path: '{folder}/*.json'}}}}"))
+    items = messages(build_source(config.sources["a"], config))
+    assert reasons(items) == []
+    assert [record["id"] for record in landed(items)] == ["sdk-1", "sdk-2", "sdk-3"] * 2
+    flattened, nested = landed(items)[0], landed(items)[3]
+    assert flattened["urgency.responses.status"] == ["submitted", "submitted", "draft"]
+    assert nested["responses"]["urgency"][2] == {"value": "high", "user_id": "33333333-3333-4333-8333-333333333333"}
