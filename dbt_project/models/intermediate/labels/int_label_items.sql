@@ -1,11 +1,29 @@
+{#- Only the sources some CSV label source names as its item_source (vars label_sources,
+    prediction_sources): with none, no document or task is read. -#}
+{%- set item_sources = [] -%}
+{%- for var_name in ['label_sources', 'prediction_sources'] -%}
+    {%- for options in (var(var_name, {}) or {}).values() -%}
+        {%- if options.get('item_source') and options['item_source'] not in item_sources -%}
+            {%- do item_sources.append(options['item_source']) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- set literals = [] -%}
+{%- for name in item_sources -%}
+    {%- do literals.append(sql_string_literal(name)) -%}
+{%- endfor -%}
+{%- set named = 'source_name in (' ~ (literals | join(', ')) ~ ')' if literals else 'false' %}
+
 with
 
 stg_refinery__documents as (
     select * from {{ ref('stg_refinery__documents') }}
+    where {{ named }}
 ),
 
 stg_refinery__annotation_tasks as (
     select * from {{ ref('stg_refinery__annotation_tasks') }}
+    where {{ named }}
 ),
 
 document_items as (

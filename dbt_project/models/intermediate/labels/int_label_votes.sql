@@ -31,6 +31,14 @@ votes as (
     select * from int_label_votes__csv
 ),
 
+item_hashes as (
+    -- Each distinct text is normalized and hashed once (an item has a vote per annotator).
+    select
+        item_text,
+        {{ text_hash(normalize_text('item_text')) }} as item_hash
+    from (select distinct item_text from votes where item_text is not null) as texts
+),
+
 final as (
     select
         votes.vote_id,
@@ -58,11 +66,13 @@ final as (
         votes.created_at,
         votes.updated_at,
         votes.item_text,
-        {{ text_hash(normalize_text('votes.item_text')) }} as item_hash,
+        item_hashes.item_hash,
         votes.item_namespace
     from votes
     left join source_options
         on votes.source_name = source_options.source_name
+    left join item_hashes
+        on votes.item_text = item_hashes.item_text
 ),
 
 keyed as (
