@@ -27,7 +27,7 @@ from dagster_dbt import (
 
 from dagster_project import progress
 from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL, venv_executable
-from ingestion.config import ANNOTATION_KINDS, Config
+from ingestion.config import ANNOTATION_KINDS, Config, SourceConfig
 from ingestion.warehouse import warehouse_lock
 
 LAST_BUILD_FILE = "last_build.json"
@@ -51,8 +51,9 @@ def make_dbt_project() -> DbtProject:
 
 def dbt_vars(config: Config) -> dict[str, Any]:
     """Variables every Refinery dbt invocation gets: which sources refinery.yml configures, and the
-    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`), and
-    each annotation source's level of measurement (`level`, `order`)."""
+    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`),
+    each annotation source's level of measurement (`level`, `order`), and the `task` / `item_source`
+    of the CSV label sources (docs/labeling/imports.md)."""
     variables: dict[str, Any] = {"refinery_sources": sorted(config.sources)}
     by_source = {
         name: list(source.options["quality_drop_rules"])
@@ -65,13 +66,26 @@ def dbt_vars(config: Config) -> dict[str, Any]:
         name: {
             "level": source.options.get("level", "nominal"),
             "order": [str(v) for v in source.options.get("order") or []],
+            **_item_options(source),
         }
         for name, source in sorted(config.sources.items())
         if source.kind in ANNOTATION_KINDS
     }
     if label_sources:
         variables["label_sources"] = label_sources
+    prediction_sources = {
+        name: _item_options(source)
+        for name, source in sorted(config.sources.items())
+        if source.kind == "predictions_csv"
+    }
+    if prediction_sources:
+        variables["prediction_sources"] = prediction_sources
     return variables
+
+
+def _item_options(source: SourceConfig) -> dict[str, str]:
+    """A CSV label source's `task` (for rows without one) and `item_source` (whose ids its rows use)."""
+    return {key: str(source.options[key]) for key in ("task", "item_source") if key in source.options}
 
 
 def ensure_manifest(project: DbtProject, variables: Mapping[str, Any]) -> Path:

@@ -47,10 +47,13 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "label_studio": ({"path"}, {"text_field", "level", "order"}),
 }
 # Kinds that land annotations; they accept `level` (of measurement) and, for ordinal labels, `order`
-# (dbt var label_sources; docs/labeling/README.md).
-ANNOTATION_KINDS = {"label_studio"}
+# (dbt var label_sources; docs/labeling/imports.md).
+ANNOTATION_KINDS = {"label_studio", "argilla", "annotations_csv"}
+# Kinds whose rows name items by id and may say whose ids they are (`item_source`; dbt vars
+# label_sources / prediction_sources; docs/labeling/imports.md).
+ITEM_SOURCE_KINDS = {"annotations_csv", "predictions_csv"}
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-PATH_KINDS = {"files", "documents", "label_studio"}
+PATH_KINDS = {"files", "documents", "label_studio", "argilla", "annotations_csv", "predictions_csv"}
 # Options every kind accepts. quality_drop_rules: which failed quality rules drop this source's
 # documents (dbt var quality_drop_rules_by_source; default: dbt var quality_drop_rules).
 COMMON_OPTIONS = {"quality_drop_rules"}
@@ -88,6 +91,9 @@ KIND_MODULES: dict[str, str] = {
     "declarative": "ingestion.sources.declarative",
     "redis_stream": "ingestion.sources.streams",
     "nats_jetstream": "ingestion.sources.streams",
+    "argilla": "ingestion.sources.argilla",
+    "annotations_csv": "ingestion.sources.label_csv",
+    "predictions_csv": "ingestion.sources.label_csv",
 }
 FILE_FORMATS = {"jsonl", "csv", "parquet"}
 
@@ -198,6 +204,7 @@ def load_config(path: Path | str | None = None, home: Path | str | None = None) 
     if not isinstance(sources_raw, dict) or not sources_raw:
         raise ConfigError(f"{config_path}: key 'sources' must be a non-empty mapping of name → {{kind: …}}")
     sources = {name: _validate_source(config_path, name, spec) for name, spec in sources_raw.items()}
+    _check_item_sources(config_path, sources)
     resolved_home = Path(home).resolve() if home else home_from_env(config_path)
     return Config(path=config_path, home=resolved_home, sources=sources)
 
@@ -251,6 +258,21 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         if key in options and not isinstance(options[key], str):
             raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")
     return source
+
+
+def _check_item_sources(config_path: Path, sources: dict[str, SourceConfig]) -> None:
+    """`item_source` names another configured source (whose item ids the rows use)."""
+    for name, source in sources.items():
+        item_source = source.options.get("item_source")
+        if source.kind not in ITEM_SOURCE_KINDS or item_source is None:
+            continue
+        if item_source not in sources:
+            close = difflib.get_close_matches(str(item_source), sorted(sources), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"{config_path}: 'sources.{name}.item_source' is {item_source!r}, which is not a source in this "
+                f"file: {hint}name the source whose item ids the rows use ({', '.join(sorted(sources))})"
+            )
 
 
 def _check_quality_rules(config_path: Path, where: str, rules: Any) -> None:

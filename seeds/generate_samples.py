@@ -7,6 +7,9 @@ Writes (paths relative to ``seeds/sample/``):
   planted exact, normalization-only and near duplicates, junk and empty bodies, PII,
   non-ASCII text and exactly one truncated (malformed) JSON line;
 * ``annotations/topics.json`` - a multi-annotator Label Studio JSON export over the tickets;
+* ``annotations/urgency_argilla/*``, ``annotations/urgency_sheet.csv``,
+  ``annotations/topic_predictions.csv`` - an Argilla export and a CSV of urgency labels over the
+  tickets, and a topic classifier's predictions for the Label Studio tasks (``label_samples.py``);
 * ``documents/cargo/README.txt`` - the Cargo README.md saved again as text (BOM, CRLF,
   trailing blanks): equal to the .md only after whitespace normalization;
 * ``documents/notes/refund-policy-todo.txt`` - a too-short note;
@@ -36,6 +39,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_samples import build_label_samples, label_sample_counts
 
 SEED = 20250115
 SEEDS_DIR = Path(__file__).resolve().parent
@@ -1526,7 +1532,7 @@ def document_counts(files: dict[str, bytes]) -> dict:
 
 
 def counts_table(exp: dict) -> str:
-    t, a, d = exp["tickets"], exp["annotations"], exp["documents"]
+    t, a, d, li = exp["tickets"], exp["annotations"], exp["documents"], exp["label_imports"]
     rows = [
         ("tickets: lines in both files", t["lines_total"]),
         ("tickets: valid lines (= tickets total)", t["valid_lines"]),
@@ -1574,6 +1580,27 @@ def counts_table(exp: dict) -> str:
         ),
         ("annotations: true topic of tasks", ", ".join(f"{k} {v}" for k, v in a["true_topic_of_tasks"].items())),
         (
+            "urgency (Argilla): records (nested / flattened), users",
+            f"{li['argilla_records']} ({li['argilla_records_nested']} / {li['argilla_records_flattened']}), "
+            f"{li['argilla_users']}",
+        ),
+        ("urgency (Argilla): responses by status", ", ".join(f"{k} {v}" for k, v in li["argilla_responses"].items())),
+        (
+            "urgency (CSV): rows (submitted + skipped), gold rows, tickets",
+            f"{li['sheet_rows']} ({li['sheet_votes']['submitted']} + {li['sheet_votes']['skipped']}), "
+            f"{li['sheet_gold_rows']}, {li['sheet_items']}",
+        ),
+        (
+            "urgency: items (in both tools); unanimous / majority / tie",
+            f"{li['urgency_items']} ({li['urgency_items_in_both_tools']}); "
+            + " / ".join(str(n) for n in li["urgency_unanimous_majority_tie"]),
+        ),
+        (
+            "topic predictions: rows, tasks; confident (>= 0.9) against the majority",
+            f"{li['topic_prediction_rows']}, {li['topic_prediction_items']}; "
+            f"{len(li['topic_predictions_confidently_disagreeing_with_majority'])}",
+        ),
+        (
             "documents: files (.html / .md / .txt / .pdf / .docx)",
             f"{d['files']} ({' / '.join(str(d['by_extension'].get(e, 0)) for e in DOCUMENT_EXTENSIONS)})",
         ),
@@ -1608,9 +1635,12 @@ def generate() -> tuple[dict[str, bytes], str]:
     # A JSON array with one task per line: valid JSON, small, and diffs line by line.
     lines = ",\n".join(json.dumps(task, ensure_ascii=False) for task in tasks)
     files["annotations/topics.json"] = f"[\n{lines}\n]\n".encode()
+    orphan_topics = {text: topic for topic, text in ORPHAN_BODIES}
+    files.update(build_label_samples(tickets, tasks, orphan_topics))
     files.update(document_files())
     exp = expected(files, tickets, malformed)
     exp["annotations"] = annotation_counts(tasks, tickets)
+    exp["label_imports"] = label_sample_counts(files, tasks, tickets)
     exp["documents"] = document_counts(files)
     files["EXPECTED.json"] = (json.dumps(exp, ensure_ascii=False, indent=2) + "\n").encode()
     table = counts_table(exp)

@@ -4,13 +4,16 @@
     Union every raw table whose stream has `role` in raw._refinery_streams, discovered at
     execution time (the idea of dbt_utils.union_relations, driven by the stream catalog),
     so a new source in refinery.yml needs no new SQL. Each branch selects the Airbyte raw
-    columns plus, extracted from `_airbyte_data` by the field names the catalog gives:
+    columns, the source's `kind`, plus, extracted from `_airbyte_data` by the field names the
+    catalog gives:
       primary_key_value (NULL when the stream has no primary key),
       cursor_value      (NULL when the stream has no cursor field),
       text_value        (field `text_field` under `text_parent`: '$' for documents,
                          '$.data' for Label Studio tasks),
       group_value       (NULL when the stream has no group field),
-    all varchar. With no catalog table or no stream of that role the result is a typed,
+    all varchar. `text_parent` may also map a source kind to its parent path, or to a list of
+    paths tried in order (the first non-NULL value wins), with key '*' for the other kinds:
+    {'label_studio': '$.data', 'argilla': ['$.fields', '$'], '*': '$'}. With no catalog table or no stream of that role the result is a typed,
     empty select with the same columns.
 
     Field names are quoted as JSON path string literals (json_path_literal); table names
@@ -38,6 +41,7 @@
                     streams.source_name,
                     streams.stream_name,
                     streams.table_name,
+                    streams.kind,
                     streams.primary_key,
                     streams.cursor_field,
                     streams.text_field,
@@ -78,6 +82,7 @@
     select
         null::varchar as source_name,
         null::varchar as stream_name,
+        null::varchar as kind,
         null::varchar as _airbyte_raw_id,
         null::timestamp with time zone as _airbyte_extracted_at,
         null::timestamp with time zone as _airbyte_loaded_at,
@@ -93,6 +98,7 @@
     select
         {{ sql_string_literal(stream['source_name']) }}::varchar as source_name,
         {{ sql_string_literal(stream['stream_name']) }}::varchar as stream_name,
+        {{ sql_string_literal(stream['kind']) }}::varchar as kind,
         _airbyte_raw_id::varchar as _airbyte_raw_id,
         _airbyte_extracted_at::timestamp with time zone as _airbyte_extracted_at,
         _airbyte_loaded_at::timestamp with time zone as _airbyte_loaded_at,
@@ -100,13 +106,29 @@
         _airbyte_data::json as _airbyte_data,
         {{ _raw_stream_field(stream['primary_key']) }} as primary_key_value,
         {{ _raw_stream_field(stream['cursor_field']) }} as cursor_value,
-        {{ _raw_stream_field(stream['text_field'], text_parent) }} as text_value,
+        {{ _raw_stream_text(stream['text_field'], stream['kind'], text_parent) }} as text_value,
         {{ _raw_stream_field(stream['group_field']) }} as group_value
     from {{ adapter.quote(catalog.database) }}.{{ adapter.quote(catalog.schema) }}.{{ adapter.quote(stream['table_name']) }}
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{% macro _raw_stream_text(field, kind, text_parent) -%}
+    {%- if text_parent is mapping -%}
+        {%- set parents = text_parent.get(kind, text_parent.get('*', '$')) -%}
+    {%- else -%}
+        {%- set parents = text_parent -%}
+    {%- endif -%}
+    {%- if parents is string -%}
+        {%- set parents = [parents] -%}
+    {%- endif -%}
+    {%- if parents | length == 1 or field is none or (field | string | trim) == '' -%}
+        {{ _raw_stream_field(field, parents[0]) }}
+    {%- else -%}
+        coalesce({% for parent in parents %}{{ _raw_stream_field(field, parent) }}{{ ', ' if not loop.last }}{% endfor %})
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro _raw_stream_field(field, parent='$') -%}

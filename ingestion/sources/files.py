@@ -28,7 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -135,76 +135,7 @@ class FilesSource:
                 yield Record(stream, data, emitted_at, None, [], len(line), None, serialized, rule)
 
     def _read_csv(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
-        """Rows of a UTF-8 CSV file with a header; a bad row is quarantined with its original bytes.
-
-        The file is split into physical lines here and fed to the csv module one by one, so the
-        exact bytes of each row (one or more lines, when a quoted field holds a line break) are
-        known. A line that is not UTF-8 is decoded with surrogateescape and its row quarantined.
-        """
-        limit = protocol.MAX_RECORD_BYTES
-        raw = path.read_bytes()
-        lines = raw.splitlines(keepends=True)
-        if lines and lines[0].startswith(codecs.BOM_UTF8):
-            lines[0] = lines[0][3:]
-        consumed: list[bytes] = []
-        undecodable: list[int] = []
-
-        def text_lines() -> Iterator[str]:
-            for line in lines:
-                consumed.append(line)
-                try:
-                    yield line.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    undecodable.append(sum(map(len, consumed[:-1])) + exc.start)
-                    yield line.decode("utf-8", "surrogateescape")
-
-        previous_limit = csv.field_size_limit()
-        csv.field_size_limit(max(previous_limit, limit))  # a field may be as large as a record
-        try:
-            reader = csv.reader(text_lines(), strict=True)
-            header: list[str] | None = None
-            while True:
-                consumed.clear()
-                undecodable.clear()
-                first_line = reader.line_num + 1
-                try:
-                    row = next(reader)
-                    problem = None
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    row, problem = None, f"malformed CSV: {exc}"
-                original = b"".join(consumed)
-                size = len(original.rstrip(b"\r\n"))
-                if size > limit:
-                    problem = protocol.oversized_reason(size, limit)
-                elif undecodable:
-                    problem = f"invalid UTF-8 at offset {undecodable[0]}"
-                if header is None:
-                    if problem is None and row:
-                        repeated = sorted({name for name in row if row.count(name) > 1})
-                        if not repeated:
-                            header = row
-                            continue
-                        problem = f"duplicate column {repeated[0]!r} in the header"
-                    elif problem is None:
-                        continue  # blank lines before the header
-                    # without a usable header no row can be read: keep the whole file's bytes
-                    yield Quarantined(f"{key} line {first_line} (header): {problem}", raw, self.stream)
-                    return
-                if problem is None and not row:
-                    continue  # a blank line
-                if problem is None and len(row) != len(header):
-                    problem = f"{len(row)} fields, the header has {len(header)}"
-                if problem is None:
-                    data = dict(zip(header, row, strict=True))
-                    problem = self._problem(data)
-                    if problem is None:
-                        yield Record(self.stream, data, emitted_at, size=size)
-                        continue
-                yield Quarantined(f"{key} line {first_line}: {problem}", original, self.stream)
-        finally:
-            csv.field_size_limit(previous_limit)
+        yield from read_csv_records(path, key, self.stream, emitted_at, self._problem)
 
     def _read_parquet(self, path: Path, key: str, emitted_at: int) -> Iterator[Message]:
         import pyarrow.parquet as pq
@@ -217,6 +148,93 @@ class FilesSource:
         for batch in table.to_batches(max_chunksize=10_000):
             for data in batch.to_pylist():
                 yield Record(self.stream, data, emitted_at)
+
+
+def read_csv_records(
+    path: Path,
+    key: str,
+    stream: str,
+    emitted_at: int,
+    row_problem: Callable[[dict[str, str]], str | None],
+    header_problem: Callable[[list[str]], str | None] | None = None,
+) -> Iterator[Message]:
+    """Rows of a UTF-8 CSV file with a header; a bad row is quarantined with its original bytes.
+
+    `row_problem(row)` says why a row (header → value) cannot be landed, or None;
+    `header_problem(header)`, why no row of the file can (e.g. a required column is missing):
+    then the whole file is quarantined with that reason.
+
+    The file is split into physical lines here and fed to the csv module one by one, so the
+    exact bytes of each row (one or more lines, when a quoted field holds a line break) are
+    known. A line that is not UTF-8 is decoded with surrogateescape and its row quarantined.
+    """
+    limit = protocol.MAX_RECORD_BYTES
+    raw = path.read_bytes()
+    lines = raw.splitlines(keepends=True)
+    if lines and lines[0].startswith(codecs.BOM_UTF8):
+        lines[0] = lines[0][3:]
+    consumed: list[bytes] = []
+    undecodable: list[int] = []
+
+    def text_lines() -> Iterator[str]:
+        for line in lines:
+            consumed.append(line)
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                undecodable.append(sum(map(len, consumed[:-1])) + exc.start)
+                yield line.decode("utf-8", "surrogateescape")
+
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(max(previous_limit, limit))  # a field may be as large as a record
+    try:
+        reader = csv.reader(text_lines(), strict=True)
+        header: list[str] | None = None
+        while True:
+            consumed.clear()
+            undecodable.clear()
+            first_line = reader.line_num + 1
+            try:
+                row = next(reader)
+                problem = None
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row, problem = None, f"malformed CSV: {exc}"
+            original = b"".join(consumed)
+            size = len(original.rstrip(b"\r\n"))
+            if size > limit:
+                problem = protocol.oversized_reason(size, limit)
+            elif undecodable:
+                problem = f"invalid UTF-8 at offset {undecodable[0]}"
+            if header is None:
+                if problem is None and row:
+                    repeated = sorted({name for name in row if row.count(name) > 1})
+                    if repeated:
+                        problem = f"duplicate column {repeated[0]!r} in the header"
+                    elif header_problem is not None:
+                        problem = header_problem(row)
+                    if problem is None:
+                        header = row
+                        continue
+                elif problem is None:
+                    continue  # blank lines before the header
+                # without a usable header no row can be read: keep the whole file's bytes
+                yield Quarantined(f"{key} line {first_line} (header): {problem}", raw, stream)
+                return
+            if problem is None and not row:
+                continue  # a blank line
+            if problem is None and len(row) != len(header):
+                problem = f"{len(row)} fields, the header has {len(header)}"
+            if problem is None:
+                data = dict(zip(header, row, strict=True))
+                problem = row_problem(data)
+                if problem is None:
+                    yield Record(stream, data, emitted_at, size=size)
+                    continue
+            yield Quarantined(f"{key} line {first_line}: {problem}", original, stream)
+    finally:
+        csv.field_size_limit(previous_limit)
 
 
 def _whole_line(handle: BinaryIO, prefix: bytes) -> bytes:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -80,6 +81,10 @@ def test_first_run_lands_every_source_and_publishes_v1(first_run, home, env):
     assert quarantined == {"tickets": facts["tickets"]["malformed_lines"]}
     assert landed["shop"] == 500  # faker with count 200: 200 users, 200 purchases, 100 products
     assert landed["topics"] == facts["annotations"]["tasks"]
+    labels = facts["label_imports"]
+    assert landed["urgency_argilla"] == labels["argilla_records"]
+    assert landed["urgency_sheet"] == labels["sheet_rows"]
+    assert landed["topic_model"] == labels["topic_prediction_rows"]
     assert examples > 0
     listing = cli(["release", "list"], env).stdout
     assert "v1" in listing and "v2" not in listing
@@ -179,6 +184,66 @@ def test_planted_near_duplicates_and_pii_are_found(first_run, home):
     assert leaked == 0  # redacted before training
 
 
+def test_label_imports_of_the_sample(first_run, home):
+    facts = expected()["label_imports"]
+    with warehouse(home) as con:
+        by_status = {
+            (tool, status): (votes, gold)
+            for tool, status, votes, gold in con.execute(
+                "select tool, status, count(*), count(*) filter (where is_gold) from intermediate.int_label_votes "
+                "where task_name = 'urgency' group by all"
+            ).fetchall()
+        }
+        items = con.execute(
+            "select count(distinct item_key), count(distinct item_key) filter (where item_key in ("
+            "  select item_key from intermediate.int_label_votes where tool = 'argilla' intersect "
+            "  select item_key from intermediate.int_label_votes where tool = 'csv')), "
+            "count(*) filter (where level = 'ordinal' and label_value is null and label is not null) "
+            "from intermediate.int_label_votes where task_name = 'urgency'"
+        ).fetchone()
+        documents = con.execute(
+            "select count(distinct v.item_key) from intermediate.int_label_votes v "
+            "join intermediate.int_documents_normalized d on v.item_key = d.content_hash "
+            "where v.task_name = 'urgency' and d.source_name = 'tickets'"
+        ).fetchone()[0]
+        predictions = dict(
+            con.execute("select source_name, count(*) from intermediate.int_label_predictions group by all").fetchall()
+        )
+        topic_votes = con.execute(
+            "select item_key, label from intermediate.int_label_votes where tool = 'label_studio' "
+            "and status = 'submitted' and task_name = 'topic' "
+            "qualify row_number() over (partition by item_key, annotator_key order by updated_at desc) = 1"
+        ).fetchall()
+        confident = con.execute(
+            "select item_id::integer, item_key, label from intermediate.int_label_predictions "
+            "where source_name = 'topic_model' and score >= 0.9"
+        ).fetchall()
+    argilla, sheet = facts["argilla_responses"], facts["sheet_votes"]
+    assert by_status == {
+        ("argilla", "submitted"): (argilla["submitted"], 0),
+        ("argilla", "draft"): (argilla["draft"], 0),
+        ("argilla", "discarded"): (argilla["discarded"], 0),
+        ("csv", "submitted"): (sheet["submitted"], facts["sheet_gold_rows"]),
+        ("csv", "skipped"): (sheet["skipped"], 0),
+    }
+    # Every urgency item is a ticket (by text, or by ticket id through item_source), and every label is in `order`.
+    assert items == (facts["urgency_items"], facts["urgency_items_in_both_tools"], 0)
+    assert documents == facts["urgency_items"]
+    assert predictions == {
+        "topic_model": facts["topic_prediction_items"],
+        "topics": expected()["annotations"]["predictions"],
+        "urgency_argilla": facts["argilla_suggestions"],
+    }
+    counts: dict[str, Counter] = {}
+    for key, label in topic_votes:
+        counts.setdefault(key, Counter())[label] += 1
+    majority = {
+        key: c.most_common(1)[0][0] for key, c in counts.items() if list(c.values()).count(max(c.values())) == 1
+    }
+    disagreeing = sorted(tid for tid, key, label in confident if key in majority and majority[key] != label)
+    assert disagreeing == facts["topic_predictions_confidently_disagreeing_with_majority"]
+
+
 def test_release_manifest_matches_the_published_rows(first_run, home, env):
     manifest = json.loads(cli(["release", "show", "v1"], env).stdout)
     with warehouse(home) as con:
@@ -190,7 +255,15 @@ def test_release_manifest_matches_the_published_rows(first_run, home, env):
     assert {c["name"] for c in manifest["schema"]} >= {"example_id", "text", "label", "split", "document_id"}
     assert len(manifest["content_hash"]) == 32
     assert manifest["dbt_invocation_id"]
-    assert set(manifest["source_states"]) == {"tickets", "handbook", "shop", "topics"}
+    assert set(manifest["source_states"]) == {
+        "tickets",
+        "handbook",
+        "shop",
+        "topics",
+        "urgency_argilla",
+        "urgency_sheet",
+        "topic_model",
+    }
 
 
 def test_export_writes_one_file_per_split_readable_back(first_run, home, env, tmp_path):
@@ -215,8 +288,8 @@ def test_second_run_lands_nothing_and_publishes_no_release(second_run, home, env
         per_sync = con.execute(
             "select sync_id, sum(records_landed) from raw._refinery_sync_log group by 1 order by min(started_at)"
         ).fetchall()
-    assert len(per_sync) == 8  # four sources, two runs
-    assert [landed for _, landed in per_sync[4:]] == [0, 0, 0, 0]
+    assert len(per_sync) == 14  # seven sources, two runs
+    assert [landed for _, landed in per_sync[7:]] == [0] * 7
     assert "content unchanged since v1" in second_run.stderr
     target = PROJECT_ROOT / "dbt_project" / "target"
     assert not list(target.glob("dbt_build-*"))  # builds reuse one artefact folder instead of one per run

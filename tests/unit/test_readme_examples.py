@@ -21,6 +21,11 @@ def test_every_kind_has_a_readme_example_that_validates(tmp_path, monkeypatch):
     (tmp_path / "wiki").mkdir()
     (tmp_path / "exports").mkdir()
     (tmp_path / "exports" / "reviews-1.json").write_text("[]")
+    (tmp_path / "exports" / "urgency").mkdir()
+    (tmp_path / "exports" / "urgency" / "records.json").write_text("[]")
+    for folder, name in (("labels", "urgency-1.csv"), ("predictions", "topic.csv")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text("item_id,label\n")
     (tmp_path / "connectors").mkdir()
     (tmp_path / "connectors" / "tickets.yaml").write_text(
         'version: "6.0.0"\nstreams:\n  - {type: DeclarativeStream, name: tickets}\n'

@@ -2,14 +2,20 @@
 
 with
 
+-- The annotated text: `data.<text_field>` of a Label Studio task; `fields.<text_field>` of an
+-- Argilla record (nested export), else the top-level key (flattened export); a CSV column.
 raw_tasks as (
-    {{ union_raw_streams(role='annotations', text_parent='$.data') }}
+    {{ union_raw_streams(
+        role='annotations',
+        text_parent={'label_studio': '$.data', 'argilla': ['$.fields', '$'], '*': '$'}
+    ) }}
 ),
 
 keyed as (
     select
         source_name,
         stream_name,
+        kind,
         coalesce(primary_key_value, md5(_airbyte_data::varchar)) as task_id,
         _airbyte_data as task_json,
         text_value as item_text,
@@ -32,6 +38,7 @@ final as (
     select
         source_name,
         stream_name,
+        kind,
         task_id,
         task_json,
         item_text,
