@@ -12,6 +12,7 @@
 -#}
 {%- set top_ngrams = var('gopher_max_top_ngram_char_fraction') -%}
 {%- set dup_ngrams = var('gopher_max_dup_ngram_fraction') -%}
+{%- set shortest_dup = dup_ngrams.keys() | map('int') | min -%}
 
 with
 
@@ -48,19 +49,18 @@ ngrams as (
         extracted_at,
         text_chars,
         ws,
+        hs,
         {%- for n in top_ngrams %}
             {{ ngram_hashes('hs', n) }} as top_hashes_{{ n }},
         {%- endfor %}
-    {%- for n in dup_ngrams %}
-        {{ ngram_hashes('hs', n) }} as dup_hashes_{{ n }}{{ "," if not loop.last }}  -- noqa: LT02
-    
-    {%- endfor %}
+        {{ ngram_hashes('hs', shortest_dup) }} as dup_hashes_{{ shortest_dup }}
     from hashed
 ),
 
 modes as (
     select
         *,
+        list_unique(dup_hashes_{{ shortest_dup }}) as dup_distinct_{{ shortest_dup }},
     {%- for n in top_ngrams %}
         list_aggregate(top_hashes_{{ n }}, 'mode')
             as top_hash_{{ n }}{{ "," if not loop.last }}  -- noqa: LT02
@@ -69,6 +69,7 @@ modes as (
     from ngrams
 ),
 
+-- noqa: disable=LT02
 signals as (
     select
         document_id,
@@ -93,15 +94,26 @@ signals as (
             ) / nullif(text_chars, 0), 0) as top_{{ n }}gram_char_fraction,
         {%- endfor %}
     {%- for n in dup_ngrams %}
+        {%- if n | int == shortest_dup %}
         coalesce(
-            (len(dup_hashes_{{ n }}) - len(list_distinct(dup_hashes_{{ n }})))
-            / nullif(len(dup_hashes_{{ n }}), 0),
-            0
+            (len(dup_hashes_{{ n }}) - dup_distinct_{{ n }}) / nullif(len(dup_hashes_{{ n }}), 0), 0
         ) as dup_{{ n }}gram_fraction{{ "," if not loop.last }}  -- noqa: LT02
+        {%- else %}
+        -- A repeated {{ n }}-gram contains a repeated {{ shortest_dup }}-gram: without one, nothing to count.
+        case
+            when len(dup_hashes_{{ shortest_dup }}) = dup_distinct_{{ shortest_dup }} then 0
+            else coalesce(
+                (greatest(len(hs) - {{ (n | int) - 1 }}, 0) - list_unique({{ ngram_hashes('hs', n) }}))
+                / nullif(greatest(len(hs) - {{ (n | int) - 1 }}, 0), 0),
+                0
+            )
+        end as dup_{{ n }}gram_fraction{{ "," if not loop.last }}  -- noqa: LT02
+        {%- endif %}
     
     {%- endfor %}
     from modes
 ),
+-- noqa: enable=LT02
 
 final as (
     select
