@@ -12,6 +12,10 @@ with probability ACCURACIES[w], else a uniformly random other class. It is lande
 * refinery_majority_vote  dbt run of int_label_votes_counted, int_label_votes_compared, int_item_labels_aggregated
 * refinery_dawid_skene    dbt run of int_dawid_skene_fitted (needs the majority-vote models' tables)
 * crowdkit_majority_vote, crowdkit_dawid_skene   bench/labeling_competitors.py on the same counted votes
+* refinery_agreement      dbt run of label_agreement and annotator_pair_agreement (Krippendorff's alpha,
+                          Fleiss' kappa, percent agreement, Cohen's kappa per pair)
+* krippendorff_alpha      the `krippendorff` package's nominal alpha on the same votes (its reliability
+                          matrix built from them is part of its time)
 
 Reported per method: wall seconds, CPU seconds and peak RSS of its process, the
 model times dbt records (run_results.json), accuracy against the planted truth (a tie counts as
@@ -304,6 +308,8 @@ def competitor(name: str) -> Callable[[Context], dict[str, Any]]:
             ]
         )
         report = json.loads(result["output"].strip().splitlines()[-1])
+        report.setdefault("accuracy", None)
+        report.setdefault("coverage", None)
         notes = {k: v for k, v in report.items() if k not in {"accuracy", "coverage", "seconds", "load_seconds"}}
         result["models"] = {"load": round(report["load_seconds"], 2), "fit": round(report["seconds"], 2)}
         return {
@@ -316,13 +322,27 @@ def competitor(name: str) -> Callable[[Context], dict[str, Any]]:
     return run
 
 
+def refinery_agreement(ctx: Context) -> dict[str, Any]:
+    result = dbt(ctx, "run", "--select", "label_agreement annotator_pair_agreement")
+    metrics = dict(query(ctx, "select metric, value from marts.label_agreement where task_name = 'topic'"))
+    pairs = query(ctx, "select count(*) from marts.annotator_pair_agreement")[0][0]
+    notes = ", ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items())) + f"; {pairs} annotator pairs"
+    return {**result, "accuracy": None, "coverage": None, "notes": notes}
+
+
 add_method("refinery_majority_vote", refinery_majority_vote)
 add_method("refinery_dawid_skene", refinery_dawid_skene, needs=["refinery_majority_vote"])
 add_method("crowdkit_majority_vote", competitor("crowdkit_majority_vote"))
 add_method("crowdkit_dawid_skene", competitor("crowdkit_dawid_skene"))
+add_method("refinery_agreement", refinery_agreement, needs=["refinery_majority_vote"])
+add_method("krippendorff_alpha", competitor("krippendorff_alpha"))
 
 
 # --------------------------------------------------------------------------- main
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
 
 
 def uptime() -> str:
@@ -381,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             r = results[name]
             print(
                 f"{name}: {r['wall_seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU, {r['peak_rss_mb']:.0f} MB, "
-                f"accuracy {r['accuracy']:.4f}, coverage {r['coverage']:.4f}; {r['models']}; {r['notes']}",
+                f"accuracy {share(r['accuracy'])}, coverage {share(r['coverage'])}; {r['models']}; {r['notes']}",
                 flush=True,
             )
         load_after = uptime()
@@ -397,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             parts = ", ".join(f"{k} {v}" for k, v in r["models"].items())
             print(
                 f"| {name} | {r['wall_seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
-                f"{r['accuracy']:.4f} | {r['coverage']:.4f} | {parts} | {r['notes']} |"
+                f"{share(r['accuracy'])} | {share(r['coverage'])} | {parts} | {r['notes']} |"
             )
         if args.json:
             args.json.write_text(

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 
-def crowdkit_majority_vote(votes: pd.DataFrame) -> tuple[pd.Series, dict[str, Any]]:
+def crowdkit_majority_vote(votes: pd.DataFrame) -> tuple[pd.Series | None, dict[str, Any]]:
     from crowdkit.aggregation import MajorityVote
 
     model = MajorityVote().fit(votes)
@@ -36,9 +36,23 @@ def crowdkit_dawid_skene(votes: pd.DataFrame) -> tuple[pd.Series, dict[str, Any]
     return model.labels_, {"iterations": len(model.loss_history_), "elbo": model.loss_history_[-1]}
 
 
-METHODS: dict[str, Callable[[pd.DataFrame], tuple[pd.Series, dict[str, Any]]]] = {
+def krippendorff_alpha(votes: pd.DataFrame) -> tuple[None, dict[str, Any]]:
+    import krippendorff
+    import numpy as np
+
+    workers = votes["worker"].astype("category").cat.codes.to_numpy()
+    items = votes["task"].astype("category").cat.codes.to_numpy()
+    codes = votes["label"].astype("category").cat.codes.to_numpy().astype(float)
+    matrix = np.full((workers.max() + 1, items.max() + 1), np.nan)
+    matrix[workers, items] = codes
+    alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    return None, {"krippendorff_alpha": round(float(alpha), 4)}
+
+
+METHODS: dict[str, Callable[[pd.DataFrame], tuple[pd.Series | None, dict[str, Any]]]] = {
     "crowdkit_majority_vote": crowdkit_majority_vote,
     "crowdkit_dawid_skene": crowdkit_dawid_skene,
+    "krippendorff_alpha": krippendorff_alpha,
 }
 
 
@@ -50,14 +64,11 @@ def main(argv: list[str]) -> int:
     loaded = time.perf_counter()
     labels, notes = METHODS[method](votes)
     fitted = time.perf_counter()
-    labels = labels.reindex(truth.index)
-    result = {
-        "load_seconds": loaded - started,
-        "seconds": fitted - loaded,
-        "accuracy": float((labels == truth).mean()),
-        "coverage": float(labels.notna().mean()),
-        **notes,
-    }
+    result = {"load_seconds": loaded - started, "seconds": fitted - loaded, **notes}
+    if labels is not None:  # an agreement coefficient labels nothing
+        labels = labels.reindex(truth.index)
+        result["accuracy"] = float((labels == truth).mean())
+        result["coverage"] = float(labels.notna().mean())
     print(json.dumps(result))
     return 0
 
