@@ -108,11 +108,13 @@ def test_consensus_marts_match_the_sample(first_run, home):
         flagged = {
             row[0]
             for row in con.execute(
-                "select split_part(annotator_key, ':', 2) from marts.annotator_quality where is_flagged"
+                "select split_part(annotator_key, ':', 2) from marts.annotator_quality "
+                "where is_flagged and task_name = 'topic'"
             ).fetchall()
         }
         history = con.execute(
-            "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history"
+            "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history "
+            "where task_name = 'topic'"
         ).fetchone()
     items = facts["tasks"] - facts["tasks_without_votes"]
     # The sample's 6 ties: one (2-2) has a ground_truth vote, and gold wins.
