@@ -225,6 +225,7 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
                 f"  {method}: annotated items {items:,}; ties (no label, counted) {ties:,}; "
                 f"gold labels {gold:,}; items matching no document {unmatched:,}"
             )
+    print_agreement(con, out)
     if _exists(con, "marts", "annotator_quality"):
         rows = con.execute(
             "select task_name, annotator_key, votes, consensus_agreement, dawid_skene_accuracy, flag_reasons "
@@ -242,6 +243,31 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
         ).fetchone()
         out(f"  label history (snapshots.item_labels_history): {versions:,} versions, {replaced:,} replaced")
     print_weak_supervision(con, out)
+
+
+def _three(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def print_agreement(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    """Per task: Krippendorff's alpha (at the task's level), Fleiss' kappa and percent agreement."""
+    if not _exists(con, "marts", "label_agreement"):
+        return
+    rows = con.execute(
+        "select task_name, any_value(level), max(items) filter (where metric = 'krippendorff_alpha'), "
+        "max(annotators) filter (where metric = 'krippendorff_alpha'), "
+        "max(value) filter (where metric = 'krippendorff_alpha'), "
+        "max(value) filter (where metric = 'fleiss_kappa'), max(value) filter (where metric = 'percent_agreement'), "
+        "string_agg(distinct metric || ': ' || null_reason, '; ' order by metric || ': ' || null_reason) "
+        "from marts.label_agreement group by task_name order by task_name"
+    ).fetchall()
+    for task, level, items, annotators, alpha, fleiss, percent in (row[:7] for row in rows):
+        out(
+            f"  agreement on {task} ({level}, {items or 0:,} items, {annotators or 0:,} annotators): "
+            f"Krippendorff's alpha {_three(alpha)}, Fleiss' kappa {_three(fleiss)}, percent agreement {_three(percent)}"
+        )
+    for task, reasons in ((row[0], row[7]) for row in rows if row[7]):
+        out(f"    {task}: not computed — {reasons}")
 
 
 def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:

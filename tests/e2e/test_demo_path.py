@@ -316,6 +316,14 @@ def test_status_reports_syncs_funnel_labels_checks_and_releases(second_run, env)
     # the packaged connector reports its catalog: its streams' columns are recorded, no change between runs
     assert re.search(r"\n  [1-9]\d* streams discovered with [1-9][\d,]* columns; 0 changes since\n", out), out
     assert "passed" in out and "v1" in out
+    # Labeling: agreement per task (the sample's topic and ordinal urgency tasks) and weak labels.
+    assert re.search(
+        r"agreement on topic \(nominal, \d+ items, \d+ annotators\): Krippendorff's alpha 0\.\d{3}", out
+    ), out
+    assert re.search(
+        r"agreement on urgency \(ordinal, \d+ items, \d+ annotators\): Krippendorff's alpha 0\.\d{3}", out
+    ), out
+    assert "weak labels in training_examples:" in out
 
 
 def test_a_second_writer_is_refused_while_the_warehouse_is_busy(second_run, home, env):

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from dagster_project import progress
-from dagster_project.reporting import print_schema_changes, print_syncs, print_weak_supervision
+from dagster_project.reporting import print_agreement, print_schema_changes, print_syncs, print_weak_supervision
 from ingestion.config import load_config
 from ingestion.destination import DuckDBDestination, StreamSpec
 from ingestion.protocol import Log, Record
@@ -178,4 +178,29 @@ def test_status_shows_labeling_functions_and_weak_labels(tmp_path):
         "    lf_topic__a      0.50     0.25      0.12  0.75 of 4    2.50",
         "    lf_topic__b      0.00     0.00      0.00          -    1.00",
         "  weak labels in training_examples: 2 of 4 examples (only where no human voted)",
+    ]
+
+
+def test_status_shows_agreement_per_task(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.label_agreement as select * from (values "
+        "('topic', 'krippendorff_alpha', 'nominal', 0.6123, 40, 5, null), "
+        "('topic', 'fleiss_kappa', 'nominal', 0.6, 38, 5, null), "
+        "('topic', 'percent_agreement', 'nominal', 0.75, 40, 5, null), "
+        "('urgency', 'krippendorff_alpha', 'ordinal', null, 0, 1, 'no_item_with_two_ratings'), "
+        "('urgency', 'fleiss_kappa', 'ordinal', null, 0, 1, 'no_item_with_two_ratings'), "
+        "('urgency', 'percent_agreement', 'ordinal', null, 0, 1, 'no_item_with_two_ratings')) as t "
+        "(task_name, metric, level, value, items, annotators, null_reason)"
+    )
+    lines: list[str] = []
+    print_agreement(con, lines.append)
+    assert lines == [
+        "  agreement on topic (nominal, 40 items, 5 annotators): Krippendorff's alpha 0.612, Fleiss' kappa 0.600, "
+        "percent agreement 0.750",
+        "  agreement on urgency (ordinal, 0 items, 1 annotators): Krippendorff's alpha -, Fleiss' kappa -, "
+        "percent agreement -",
+        "    urgency: not computed — fleiss_kappa: no_item_with_two_ratings; krippendorff_alpha: "
+        "no_item_with_two_ratings; percent_agreement: no_item_with_two_ratings",
     ]
