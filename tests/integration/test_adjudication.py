@@ -1,4 +1,6 @@
-"""The adjudication round trip through real dbt builds and the real `refinery labels export-queue`.
+"""Adjudication, active learning and label-noise candidates through real dbt builds.
+
+The adjudication round trip through real dbt builds and the real `refinery labels export-queue`.
 
 A small Label Studio export (a tie, a 2-1 item a confident model disagrees with, two clear items)
 is landed as raw records and built; the queue is exported with the CLI and the file validated with
@@ -6,6 +8,10 @@ Label Studio's own LabelInterface; an "adjudicated" Label Studio export made fro
 adjudicator's annotation on each exported task, as Label Studio would export it, with the
 pre-annotations) is landed as a second source with `gold: true` and built again: the adjudicated
 labels win, the items leave the queue, every vote stays and the label history has both versions.
+
+A random noisy export (one vote per item, 20% wrong) with a model's class probabilities checks
+label_noise_candidates against cleanlab's find_label_issues(filter_by='confident_learning') and
+active_learning_queue against numpy.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
+from cleanlab.count import get_confident_thresholds
+from cleanlab.filter import find_label_issues
 from label_studio_sdk.label_interface import LabelInterface
 
 from dagster_project.dbt_assets import dbt_vars
 from ingestion.config import load_config
 from tests.integration.test_consensus import _annotation, _land_tasks
-from tests.integration.test_dbt_build import DbtRun, _create_bookkeeping, _register_stream, run_dbt
+from tests.integration.test_dbt_build import DbtRun, _create_bookkeeping, _land, _register_stream, run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -231,3 +240,126 @@ def test_adjudication_round_trip(home: Path) -> None:
         [tie],
     )
     assert history == [(None, None, True, 2, False), ("billing", "gold", False, 3, True)]
+
+
+CLASSES = ["account", "billing", "shipping", "technical"]
+
+
+def noisy_home(root: Path, seed: int = 11, items: int = 300) -> tuple[Path, dict[str, str], dict[str, list[float]]]:
+    """One vote per item (20% of them wrong), and a model's class probabilities (4 decimals, as a
+    predictions_csv file) for those items and for 40 items nobody labeled."""
+    rng = np.random.default_rng(seed)
+    (root / "warehouse").mkdir(parents=True)
+    con = duckdb.connect(str(root / "warehouse" / "refinery.duckdb"))
+    given, probabilities = {}, {}
+    try:
+        _create_bookkeeping(con)
+        tasks_table = _register_stream(con, "crowd", "tasks", "label_studio", "annotations", "id", text_field="text")
+        model_table = _register_stream(
+            con, "model", "predictions", "predictions_csv", "annotations", None, text_field="text"
+        )
+        tasks = []
+        for item in range(items + 40):
+            text = f"Ticket {item}: something about an order."
+            truth = int(rng.integers(0, 4))
+            weights = rng.dirichlet(np.ones(4) * 0.6) + np.eye(4)[truth] * rng.uniform(0, 1.5)
+            p = np.round(weights / weights.sum(), 4)
+            probabilities[text] = [float(v) for v in p]
+            for label, value in zip(CLASSES, p, strict=True):
+                _land(
+                    con,
+                    model_table,
+                    "2025-02-01T00:00:00Z",
+                    {
+                        "item_id": str(item),
+                        "label": label,
+                        "probability": str(value),
+                        "model_version": "cv-fold",
+                        "text": text,
+                        "task": "topic",
+                    },
+                )
+            if item < items:
+                label = truth if rng.random() > 0.2 else int(rng.integers(0, 4))
+                given[text] = CLASSES[label]
+                tasks.append(
+                    {
+                        "id": item,
+                        "data": {"text": text},
+                        "annotations": [_annotation(item + 1, 1, {"topic": CLASSES[label]})],
+                    }
+                )
+        _land_tasks(con, tasks_table, "2025-02-01T00:00:00Z", tasks)
+    finally:
+        con.close()
+    return root, given, probabilities
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory: pytest.TempPathFactory) -> tuple[DbtRun, dict[str, str], dict[str, list[float]]]:
+    home, given, probabilities = noisy_home(tmp_path_factory.mktemp("noisy_home"))
+    run = run_dbt(
+        home,
+        "build",
+        "--select",
+        "+label_noise_candidates +active_learning_queue",
+        "--indirect-selection",
+        "cautious",
+        "--vars",
+        json.dumps({"active_learning_strategy": "entropy", "active_learning_batch_size": 25}),
+    )
+    assert run.returncode == 0, run.output[-6000:]
+    return run, given, probabilities
+
+
+def _texts(run: DbtRun) -> dict[str, str]:
+    return dict(run.rows("select distinct item_key, item_text from intermediate.int_label_votes"))
+
+
+def test_label_noise_candidates_match_cleanlab(noisy: tuple[DbtRun, dict[str, str], dict[str, list[float]]]) -> None:
+    run, given, probabilities = noisy
+    texts = list(given)
+    labels = np.array([CLASSES.index(given[t]) for t in texts])
+    pred_probs = np.array([probabilities[t] for t in texts])
+    issues = find_label_issues(labels, pred_probs, filter_by="confident_learning")
+    expected = {texts[i]: CLASSES[int(pred_probs[i].argmax())] for i in np.flatnonzero(issues)}
+    assert 10 < len(expected) < 100  # the planted noise is found, not everything
+    by_key = _texts(run)
+    rows = run.rows(
+        "select item_key, given_label, suggested_label, given_label_threshold, noise_rank "
+        "from marts.label_noise_candidates"
+    )
+    assert {by_key[r[0]] for r in rows} == set(expected)
+    thresholds = get_confident_thresholds(labels, pred_probs)
+    for key, label, _suggested, threshold, _rank in rows:
+        assert label == given[by_key[key]]
+        assert abs(threshold - thresholds[CLASSES.index(label)]) < 1e-12
+    # Ranked as cleanlab ranks them (self_confidence: the least probable given label first).
+    ranked = find_label_issues(
+        labels, pred_probs, filter_by="confident_learning", return_indices_ranked_by="self_confidence"
+    )
+    assert [by_key[r[0]] for r in sorted(rows, key=lambda r: r[4])] == [texts[i] for i in ranked]
+
+
+def test_active_learning_queue_takes_the_unlabeled_items_by_entropy(
+    noisy: tuple[DbtRun, dict[str, str], dict[str, list[float]]],
+) -> None:
+    run, given, probabilities = noisy
+    unlabeled = {t: p for t, p in probabilities.items() if t not in given}
+    assert len(unlabeled) == 40
+    # -sum p ln p on the probabilities as given (4 decimals, so their sum is 1 +- 1e-4; scipy's entropy
+    # would renormalize them; on distributions summing to 1 they agree: the dbt unit tests).
+    entropy = {t: float(-sum(v * np.log(v) for v in p if v > 0)) for t, p in unlabeled.items()}
+    rows = run.rows(
+        "select item_id, uncertainty, entropy, margin, least_confidence, query_rank from marts.active_learning_queue "
+        "order by query_rank"
+    )
+    assert len(rows) == 25
+    by_id = {f"Ticket {r[0]}: something about an order.": r for r in rows}
+    assert set(by_id) <= set(unlabeled)
+    assert [t for t, _ in sorted(entropy.items(), key=lambda kv: -kv[1])[:25]] == list(by_id)
+    for text, (_id, uncertainty, value, margin, least_confidence, _rank) in by_id.items():
+        top = sorted(unlabeled[text], reverse=True)
+        assert abs(value - entropy[text]) < 1e-12 and uncertainty == value
+        assert abs(margin - (top[0] - top[1])) < 1e-12
+        assert abs(least_confidence - (1 - top[0])) < 1e-12
