@@ -78,6 +78,9 @@ def test_dbt_tests_become_asset_checks_and_writers_share_one_pool(definitions):
         "ingest_handbook": "duckdb_writer",
         "ingest_shop": "duckdb_writer",
         "ingest_topics": "duckdb_writer",
+        "ingest_urgency_argilla": "duckdb_writer",
+        "ingest_urgency_sheet": "duckdb_writer",
+        "ingest_topic_model": "duckdb_writer",
         "dbt_build": "duckdb_writer",
         "release__training_examples": "duckdb_writer",
     }

@@ -6,6 +6,12 @@
     ) }}
 {%- endif -%}
 {%- set batch_size = var('active_learning_batch_size') | int -%}
+{#- The most informative item first: least confidence and entropy largest, margin smallest. -#}
+{%- set strategy_order = {
+    'least_confidence': 'least_confidence desc',
+    'margin': 'margin asc',
+    'entropy': 'entropy desc',
+}[strategy] -%}
 
 with
 
@@ -34,7 +40,7 @@ latest_predictions as (
     from int_label_predictions
     qualify row_number() over (
         partition by task_name, item_key
-        order by created_at desc nulls last, score desc nulls last, model_version, source_name
+        order by created_at desc nulls last, score desc nulls last, model_version asc, source_name asc
     ) = 1
 ),
 
@@ -65,7 +71,9 @@ scored as (
         -- listed classes: a class the prediction does not list counts as probability 0.
         1.0 - sorted_probabilities[1] as least_confidence,
         sorted_probabilities[1] - coalesce(sorted_probabilities[2], 0.0) as margin,
-        -list_sum(list_transform(list_filter(sorted_probabilities, p -> p > 0), p -> p * ln(p))) as entropy
+        coalesce(
+            -list_sum(list_transform(list_filter(sorted_probabilities, p -> p > 0), p -> p * ln(p))), 0.0
+        ) as entropy
     from measured
 ),
 
@@ -74,15 +82,7 @@ ranked as (
         *,
         row_number() over (
             partition by task_name
-            order by
-            {%- if strategy == 'least_confidence' %}
-                least_confidence desc,
-            {%- elif strategy == 'margin' %}
-                margin asc,
-            {%- else %}
-                entropy desc,
-            {%- endif %}
-                item_key
+            order by {{ strategy_order }}, item_key asc
         ) as query_rank
     from scored
 ),
@@ -98,15 +98,9 @@ final as (
         max_probability,
         least_confidence,
         margin,
-        coalesce(entropy, 0.0) as entropy,
+        entropy,
         '{{ strategy }}' as strategy,
-        {%- if strategy == 'least_confidence' %}
-            least_confidence as uncertainty,
-        {%- elif strategy == 'margin' %}
-            margin as uncertainty,
-        {%- else %}
-            coalesce(entropy, 0.0) as uncertainty,
-        {%- endif %}
+        {{ strategy }} as uncertainty,
         is_tie,
         query_rank::bigint as query_rank
     from ranked

@@ -29,9 +29,9 @@ item_votes as (
     select
         task_name,
         item_key,
-        list(
-            {'annotator_key': annotator_key, 'label': label} order by annotator_key
-        )::struct(annotator_key varchar, label varchar)[] as votes,
+        list(struct_pack(annotator_key, label) order by annotator_key asc)::struct(
+            annotator_key varchar, label varchar
+        )[] as votes,
         bool_or(is_gold) as has_gold_vote,
         max(voted_at) filter (where is_gold) as last_gold_voted_at,
         max(voted_at) filter (where not is_gold) as last_crowd_voted_at
@@ -61,7 +61,7 @@ item_predictions as (
     from int_label_predictions
     qualify row_number() over (
         partition by task_name, item_key
-        order by created_at desc nulls last, score desc nulls last, model_version, source_name
+        order by created_at desc nulls last, score desc nulls last, model_version asc, source_name asc
     ) = 1
 ),
 
@@ -87,7 +87,8 @@ reasoned as (
         consensus.*,
         item_votes.votes as vote_labels,
         item_votes.has_gold_vote
-        and coalesce(item_votes.last_gold_voted_at >= item_votes.last_crowd_voted_at, true) as is_adjudicated,
+        and coalesce(item_votes.last_gold_voted_at >= item_votes.last_crowd_voted_at, true)
+            as is_adjudicated,
         item_predictions.prediction_label,
         item_predictions.prediction_score,
         item_predictions.prediction_model_version,
@@ -95,7 +96,9 @@ reasoned as (
             [
                 case when consensus.is_tie then 'tie' end,
                 case
-                    when consensus.votes >= 2 and consensus.vote_share < {{ min_confidence }} then 'low_agreement'
+                    when
+                        consensus.votes >= 2 and consensus.vote_share < {{ min_confidence }}
+                        then 'low_agreement'
                 end,
                 case
                     when
@@ -145,7 +148,7 @@ final as (
                 len(queued.reasons) desc,
                 queued.vote_share asc,
                 queued.prediction_score desc nulls last,
-                queued.item_key
+                queued.item_key asc
         )::bigint as priority
     from queued
     left join item_texts

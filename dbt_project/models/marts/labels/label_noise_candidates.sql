@@ -33,7 +33,7 @@ latest_predictions as (
     from int_label_predictions
     qualify row_number() over (
         partition by task_name, item_key
-        order by created_at desc nulls last, score desc nulls last, model_version, source_name
+        order by created_at desc nulls last, score desc nulls last, model_version asc, source_name asc
     ) = 1
 ),
 
@@ -51,15 +51,34 @@ examples as (
             and given_labels.item_key = latest_predictions.item_key
 ),
 
+unnested_probabilities as (
+    select
+        task_name,
+        item_key,
+        unnest(probabilities) as entry
+    from examples
+),
+
 listed_probabilities as (
     select
-        examples.task_name,
-        examples.item_key,
-        class_probability.entry.label as class_label,
-        max(class_probability.entry.probability) as probability
+        task_name,
+        item_key,
+        struct_extract(entry, 'label') as class_label,
+        max(struct_extract(entry, 'probability')) as probability
+    from unnested_probabilities
+    group by task_name, item_key, struct_extract(entry, 'label')
+),
+
+class_labels as (
+    select
+        task_name,
+        given_label as class_label
     from examples
-    cross join unnest(examples.probabilities) as class_probability (entry)
-    group by all
+    union
+    select
+        task_name,
+        class_label
+    from listed_probabilities
 ),
 
 classes as (
@@ -68,18 +87,8 @@ classes as (
     select
         task_name,
         class_label,
-        row_number() over (partition by task_name order by class_label) as class_index
-    from (
-        select
-            task_name,
-            given_label as class_label
-        from examples
-        union
-        select
-            task_name,
-            class_label
-        from listed_probabilities
-    )
+        row_number() over (partition by task_name order by class_label asc) as class_index
+    from class_labels
 ),
 
 cells as (
@@ -140,12 +149,14 @@ items as (
         count(*) filter (where is_confident) as confident_classes,
         -- One class at or above its threshold: that class. Several: the most probable class
         -- (cleanlab's true_label_guess).
-        first(class_label order by class_index) filter (where is_confident) as only_confident_label,
-        first(class_label order by probability desc, class_index) as most_probable_label,
+        first(class_label order by class_index asc) filter (where is_confident) as only_confident_label,
+        first(class_label order by probability desc, class_index asc) as most_probable_label,
         -- cleanlab's _reduce_issues: the given label still wins with 1e-6 added to its probability.
         first(
-            class_label order by probability + case when class_label = given_label then 1e-6 else 0 end desc,
-            class_index
+            class_label
+            order by
+                probability + case when class_label = given_label then 1e-6 else 0 end desc,
+                class_index asc
         ) as most_probable_given_favoured,
         any_value(probability) filter (where class_label = given_label) as given_label_probability,
         any_value(threshold) filter (where class_label = given_label) as given_label_threshold
@@ -197,7 +208,7 @@ final as (
         -- cleanlab's default ranking (self_confidence): the least probable given label first.
         row_number() over (
             partition by candidates.task_name
-            order by candidates.given_label_probability, candidates.item_key
+            order by candidates.given_label_probability asc, candidates.item_key asc
         )::bigint as noise_rank
     from candidates
     inner join examples
