@@ -108,7 +108,8 @@ def test_consensus_marts_match_the_sample(first_run, home):
         flagged = {
             row[0]
             for row in con.execute(
-                "select split_part(annotator_key, ':', 2) from marts.annotator_quality where is_flagged"
+                "select split_part(annotator_key, ':', 2) from marts.annotator_quality "
+                "where is_flagged and task_name = 'topic'"
             ).fetchall()
         }
         history = con.execute(
