@@ -113,7 +113,8 @@ def test_consensus_marts_match_the_sample(first_run, home):
             ).fetchall()
         }
         history = con.execute(
-            "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history"
+            "select count(*), count(*) filter (where dbt_valid_to is null) from snapshots.item_labels_history "
+            "where task_name = 'topic'"
         ).fetchone()
     items = facts["tasks"] - facts["tasks_without_votes"]
     # The sample's 6 ties: one (2-2) has a ground_truth vote, and gold wins.
