@@ -3,6 +3,7 @@
     refinery run [--select SELECTION]…   materialize the asset graph through Dagster, in-process
     refinery status                       last syncs, funnel, labels, checks, releases
     refinery release list | show V | export V --format parquet|jsonl --out DIR
+    refinery labels export-queue --out FILE [--task T]   the adjudication queue as a Label Studio import
     refinery ui [--port 3000]             the Dagster UI on 127.0.0.1
 
 Every run is recorded in the Dagster instance under REFINERY_HOME/.dagster, so it shows in
@@ -182,6 +183,40 @@ def release_export(version: str, file_format: str, out_dir: str) -> None:
             click.echo(str(path))
     except ReleaseError as exc:
         _fail(str(exc), EXIT_CONFIG)
+
+
+@main.group()
+def labels() -> None:
+    """Label workflows: export the adjudication queue for Label Studio."""
+
+
+@labels.command("export-queue")
+@click.option("--out", "out_file", type=click.Path(), required=True, help="The JSON file to write.")
+@click.option("--task", "task", default=None, help="Only this task (labeling control); default: every task.")
+@click.option(
+    "--to-name",
+    default="text",
+    show_default=True,
+    help="The Label Studio object tag the choices refer to (its name, and the data key of the text).",
+)
+def labels_export_queue(out_file: str, task: str | None, to_name: str) -> None:
+    """Write marts.adjudication_queue as a Label Studio import file (votes and predictions as pre-annotations)."""
+    config = _config()
+    from dagster_project.adjudication import ExportError, export_queue
+
+    try:
+        written, textless = export_queue(config, Path(out_file), task=task, to_name=to_name)
+    except ExportError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+    except WarehouseBusy as exc:
+        _fail(str(exc), EXIT_BUSY)
+    click.echo(f"{written} items to adjudicate written to {out_file}")
+    if textless:
+        click.echo(
+            f"warning: {textless} of them have no text; their adjudication cannot be matched back to the item "
+            "(docs/labeling/adjudication.md)",
+            err=True,
+        )
 
 
 @main.command()

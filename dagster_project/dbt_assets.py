@@ -52,7 +52,7 @@ def make_dbt_project() -> DbtProject:
 def dbt_vars(config: Config) -> dict[str, Any]:
     """Variables every Refinery dbt invocation gets: which sources refinery.yml configures, and the
     quality rules that drop documents of the sources that choose their own (`quality_drop_rules`),
-    each annotation source's level of measurement (`level`, `order`), and the `task` / `item_source`
+    each annotation source's level of measurement (`level`, `order`) and `gold` flag, and the `task` / `item_source`
     of the CSV label sources (docs/labeling/imports.md)."""
     variables: dict[str, Any] = {"refinery_sources": sorted(config.sources)}
     by_source = {
@@ -67,6 +67,8 @@ def dbt_vars(config: Config) -> dict[str, Any]:
             "level": source.options.get("level", "nominal"),
             "order": [str(v) for v in source.options.get("order") or []],
             **_item_options(source),
+            # An adjudication export (docs/labeling/adjudication.md): every annotation is gold.
+            **({"gold": True} if source.options.get("gold") is True else {}),
         }
         for name, source in sorted(config.sources.items())
         if source.kind in ANNOTATION_KINDS

@@ -242,6 +242,7 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             "select count(*), count(*) filter (where dbt_valid_to is not null) from snapshots.item_labels_history"
         ).fetchone()
         out(f"  label history (snapshots.item_labels_history): {versions:,} versions, {replaced:,} replaced")
+    print_label_review(con, out)
     print_weak_supervision(con, out)
 
 
@@ -268,6 +269,39 @@ def print_agreement(con: duckdb.DuckDBPyConnection, out: Out) -> None:
         )
     for task, reasons in ((row[0], row[7]) for row in rows if row[7]):
         out(f"    {task}: not computed — {reasons}")
+
+
+def print_label_review(con: duckdb.DuckDBPyConnection, out: Out) -> None:
+    """Adjudication queue by reason, the active-learning batch and the label-noise candidates."""
+    if _exists(con, "marts", "adjudication_queue"):
+        total, *by_reason = con.execute(
+            "select count(*), count(*) filter (where list_contains(reasons, 'tie')), "
+            "count(*) filter (where list_contains(reasons, 'low_agreement')), "
+            "count(*) filter (where list_contains(reasons, 'model_disagrees')) from marts.adjudication_queue"
+        ).fetchone()
+        reasons = ", ".join(
+            f"{name} {count:,}"
+            for name, count in zip(("tie", "low_agreement", "model_disagrees"), by_reason, strict=True)
+        )
+        out(
+            f"  adjudication queue: {total:,} items ({reasons}); "
+            "`refinery labels export-queue --out FILE` writes it for Label Studio"
+        )
+    if _exists(con, "marts", "active_learning_queue"):
+        rows = con.execute(
+            "select any_value(strategy), count(*), count(distinct task_name) from marts.active_learning_queue"
+        ).fetchone()
+        strategy, items, tasks = rows
+        if items:
+            out(f"  active learning batch: {items:,} unlabeled items over {tasks:,} tasks, by {strategy}")
+        else:
+            out("  active learning batch: 0 items (no prediction for an item without a human label)")
+    if _exists(con, "marts", "label_noise_candidates"):
+        candidates = con.execute(
+            "select count(*), string_agg(distinct task_name, ', ' order by task_name) from marts.label_noise_candidates"
+        ).fetchone()
+        where = f" (task {candidates[1]})" if candidates[0] else ""
+        out(f"  label-noise candidates (confident learning): {candidates[0]:,}{where}")
 
 
 def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:

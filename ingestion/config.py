@@ -44,7 +44,7 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
         {"connector"},
         {"config", "config_from_env", "streams", "executable", "full_refresh"},
     ),
-    "label_studio": ({"path"}, {"text_field", "level", "order"}),
+    "label_studio": ({"path"}, {"text_field", "level", "order", "gold"}),
 }
 # Kinds that land annotations; they accept `level` (of measurement) and, for ordinal labels, `order`
 # (dbt var label_sources; docs/labeling/imports.md).
@@ -254,6 +254,11 @@ def _validate_source(config_path: Path, name: Any, spec: Any) -> SourceConfig:
         _check_quality_rules(config_path, where, options["quality_drop_rules"])
     if kind in ANNOTATION_KINDS:
         _check_level(config_path, where, options)
+    if "gold" in options and not isinstance(options["gold"], bool):
+        raise ConfigError(
+            f"{config_path}: '{where}.gold' is {options['gold']!r}: it is true (every annotation of this source "
+            "is gold, e.g. an adjudicated export; docs/labeling/adjudication.md) or false"
+        )
     for key in ("primary_key", "text_field", "group_field", "cursor_field"):
         if key in options and not isinstance(options[key], str):
             raise ConfigError(f"{config_path}: '{where}.{key}' must be a single field name (a string)")

@@ -246,6 +246,54 @@ def test_label_imports_of_the_sample(first_run, home):
     assert disagreeing == facts["topic_predictions_confidently_disagreeing_with_majority"]
 
 
+def test_review_queues_of_the_sample(first_run, home, env):
+    """The ties and the topic model's planted confident disagreements reach the adjudication queue,
+    the export and the label-noise candidates; `refinery run` printed their sizes."""
+    facts = expected()
+    disagreeing = facts["label_imports"]["topic_predictions_confidently_disagreeing_with_majority"]
+    with warehouse(home) as con:
+        ties = dict(
+            con.execute(
+                "select task_name, count(*) from marts.adjudication_queue "
+                "where list_contains(reasons, 'tie') group by 1"
+            ).fetchall()
+        )
+        queued_total, queued_topic = con.execute(
+            "select count(*), count(*) filter (where task_name = 'topic') from marts.adjudication_queue"
+        ).fetchone()
+        model_disagrees = con.execute(
+            "select distinct p.item_id::integer from marts.adjudication_queue q "
+            "join intermediate.int_label_predictions p using (task_name, item_key) "
+            "where list_contains(q.reasons, 'model_disagrees') and p.source_name = 'topic_model' order by 1"
+        ).fetchall()
+        candidates = con.execute(
+            "select item_id::integer from marts.label_noise_candidates where task_name = 'topic' order by 1"
+        ).fetchall()
+        batch = con.execute(
+            "select count(*), count(*) filter (where is_tie) from marts.active_learning_queue"
+        ).fetchone()
+    # One of the sample's topic ties has a ground_truth vote: gold settles it, so it is not queued.
+    assert ties == {
+        "topic": facts["annotations"]["ties"]["total"] - 1,
+        "urgency": facts["label_imports"]["urgency_unanimous_majority_tie"][2],
+    }
+    assert [row[0] for row in model_disagrees] == disagreeing
+    # Confident learning flags the same three (two wrong majorities, one wrong model: labels to re-check).
+    assert [row[0] for row in candidates] == disagreeing
+    # Every tie with a prediction is in the active-learning batch (no other item lacks a human label).
+    assert batch[0] > 0 and batch[1] > 0
+    out = first_run.stdout
+    assert f"adjudication queue: {queued_total} items (tie {sum(ties.values())}," in out
+    assert f"model_disagrees {len(disagreeing)})" in out
+    assert f"label-noise candidates (confident learning): {len(disagreeing)} (task topic)" in out
+    assert f"active learning batch: {batch[0]} unlabeled items" in out
+    written = cli(["labels", "export-queue", "--out", str(home / "queue.json"), "--task", "topic"], env)
+    tasks = json.loads((home / "queue.json").read_text())
+    assert f"{len(tasks)} items to adjudicate written to" in written.stdout
+    assert len(tasks) == queued_topic
+    assert all(t["data"]["text"] and t["predictions"] for t in tasks)
+
+
 def test_release_manifest_matches_the_published_rows(first_run, home, env):
     manifest = json.loads(cli(["release", "show", "v1"], env).stdout)
     with warehouse(home) as con:

@@ -211,7 +211,13 @@ def test_annotation_level_and_order_are_checked_and_passed_to_dbt(tmp_path: Path
     }
     config.write_text(base)
     assert dbt_vars(load_config(config))["label_sources"] == {"a": {"level": "nominal", "order": []}}
+    # An adjudication export: every annotation is gold (docs/labeling/adjudication.md).
+    config.write_text(base + "    gold: true\n")
+    assert dbt_vars(load_config(config))["label_sources"] == {"a": {"level": "nominal", "order": [], "gold": True}}
+    config.write_text(base + "    gold: false\n")
+    assert dbt_vars(load_config(config))["label_sources"] == {"a": {"level": "nominal", "order": []}}
     for extra, message in [
+        ("    gold: yes please\n", "'sources.a.gold' is 'yes please': it is true"),
         ("    level: ordnal\n", "did you mean 'ordinal'"),
         ("    level: ordinal\n", "must list the label values from lowest to highest"),
         ("    level: ordinal\n    order: [low, low]\n", "lists a value twice"),

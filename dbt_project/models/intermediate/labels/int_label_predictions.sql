@@ -22,6 +22,11 @@ source_options as (
     {{ label_source_options('prediction_sources') }}
 ),
 
+annotation_source_options as (
+    -- refinery.yml `gold` of the annotation sources (var label_sources).
+    {{ label_source_options('label_sources') }}
+),
+
 label_studio_results as (
     -- A Label Studio prediction: `result[]` (choices per control) with one `score` and `model_version`.
     select
@@ -35,7 +40,13 @@ label_studio_results as (
     from stg_refinery__annotation_tasks as tasks
     cross join json_each(tasks.task_json, '$.predictions') as prediction
     cross join json_each(prediction.value, '$.result') as prediction_result
-    where tasks.kind = 'label_studio'
+    where
+        tasks.kind = 'label_studio'
+        -- An adjudication export's predictions are the votes and predictions Refinery exported as
+        -- pre-annotations (refinery labels export-queue), not new model output.
+        and tasks.source_name not in (
+            select source_name from annotation_source_options where is_gold_source
+        )
 ),
 
 label_studio_predictions as (

@@ -61,7 +61,8 @@ final as (
             when source_options.level in ('interval', 'ratio') then try_cast(votes.label as double)
         end as label_value,
         votes.status,
-        votes.is_gold,
+        -- A source with `gold: true` (an adjudication export) makes every annotation gold.
+        votes.is_gold or coalesce(source_options.is_gold_source, false) as is_gold,
         votes.lead_time_seconds,
         votes.created_at,
         votes.updated_at,
