@@ -1,17 +1,13 @@
 -- The labels labeling functions are measured against (docs/labeling/weak-supervision.md): per
--- task and kept document, the gold label when an annotator marked a submitted vote as ground
--- truth (the latest such vote), else the human consensus (int_item_labels_aggregated, NULL on a
--- tie, so a tied document has no reference). Documents and items join on content
+-- task and kept document, the item's gold label (its latest counted gold vote), else the human
+-- consensus (both from int_item_labels_aggregated; NULL on a tie, so a tied document has no
+-- reference). Documents and items join on content
 -- (content_hash = item_hash), as training_examples does. Only documents of the sources a task
 -- covers (var weak_supervision_sources).
 with
 
 int_documents_deduplicated as (
     select * from {{ ref('int_documents_deduplicated') }}
-),
-
-int_label_votes as (
-    select * from {{ ref('int_label_votes') }}
 ),
 
 int_item_labels_aggregated as (
@@ -27,44 +23,16 @@ kept_documents as (
     where is_kept and content_hash is not null
 ),
 
-gold_labels as (
-    select
-        task_name,
-        item_hash,
-        label
-    from int_label_votes
-    where
-        is_gold
-        and status = 'submitted'
-        and task_name is not null
-        and label is not null
-        and item_hash is not null
-    qualify row_number() over (
-        partition by task_name, item_hash
-        order by updated_at desc nulls last, created_at desc nulls last, vote_id desc
-    ) = 1
-),
-
-consensus_labels as (
-    select
-        task_name,
-        item_hash,
-        label
-    from int_item_labels_aggregated
-    where label is not null
-),
-
 reference_labels as (
+    -- The gold label as consensus defines it (the item's latest counted gold vote), else the
+    -- vote's label; both from int_item_labels_aggregated, whatever gold_overrides_consensus says.
     select
-        coalesce(gold_labels.task_name, consensus_labels.task_name) as task_name,
-        coalesce(gold_labels.item_hash, consensus_labels.item_hash) as item_hash,
-        coalesce(gold_labels.label, consensus_labels.label) as reference_label,
-        case when gold_labels.label is not null then 'gold' else 'consensus' end as reference_source
-    from gold_labels
-    full outer join consensus_labels
-        on
-            gold_labels.task_name = consensus_labels.task_name
-            and gold_labels.item_hash = consensus_labels.item_hash
+        task_name,
+        item_hash,
+        coalesce(gold_label, label) as reference_label,
+        case when gold_label is not null then 'gold' else 'consensus' end as reference_source
+    from int_item_labels_aggregated
+    where coalesce(gold_label, label) is not null and item_hash is not null
 ),
 
 final as (
