@@ -279,8 +279,8 @@ def heuristic_score(dropped: set[str], lab: dict[str, tuple[str, str]]) -> dict:
 
 # -- Refinery ------------------------------------------------------------------------------------------
 def land_worker(home: Path) -> None:
-    from ingestion.config import load_config
     from ingestion.sync import sync_source
+    from refinery.config import load_config
 
     start = time.perf_counter()
     result = sync_source(load_config(home / "refinery.yml", home=home), "bench", say=lambda _: None)

@@ -36,10 +36,10 @@ import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingestion.config import SourceConfig
 from ingestion.protocol import Record, record_bytes
 from ingestion.sources import SavedState
 from ingestion.sources.database import DatabaseSource
+from refinery.config import SourceConfig
 
 COLUMNS = "id, customer_id, name, email, amount, score, created_at, updated_at, is_active, note, quantity"
 WORDS = [

@@ -109,8 +109,8 @@ def input_stats(path: Path) -> dict:
 
 # -- the methods (run inside a worker process) -------------------------------------------------
 def land_refinery(jsonl: Path, home: Path) -> int:
-    from ingestion.config import load_config
     from ingestion.sync import sync_source
+    from refinery.config import load_config
 
     config_file = home / "refinery.yml"
     config_file.write_text(

@@ -1,1 +1,1 @@
-"""Refinery's orchestration: Dagster assets for ingestion, dbt and releases, and the CLI."""
+"""Refinery's orchestration: Dagster definitions, assets, sensors. Dagster code only."""

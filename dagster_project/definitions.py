@@ -9,12 +9,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.dbt_assets import build_dbt_assets, make_dbt_project
-from dagster_project.ingestion_assets import bookkeeping_specs, build_ingestion_assets, role_asset_keys
-from dagster_project.release_assets import build_release_asset
-from dagster_project.settings import load_and_prepare, venv_executable
-from dagster_project.stream_sensors import build_stream_sensors
-from ingestion.config import Config
+from dagster_project.assets.dbt import build_dbt_assets, make_dbt_project
+from dagster_project.assets.ingestion import bookkeeping_specs, build_ingestion_assets, role_asset_keys
+from dagster_project.assets.release import build_release_asset
+from dagster_project.sensors import build_stream_sensors
+from refinery.config import Config
+from refinery.settings import load_and_prepare, venv_executable
 
 JOB_NAME = "refinery"
 

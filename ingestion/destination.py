@@ -37,7 +37,6 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from ingestion.config import NAME_PATTERN
 from ingestion.protocol import (
     GLOBAL_STREAM,
     UNKNOWN_STREAM,
@@ -45,7 +44,9 @@ from ingestion.protocol import (
     Message,
     Quarantined,
     Record,
+    SourceFailed,
     State,
+    StreamSpec,
     Trace,
     record_bytes,
     record_problem,
@@ -56,7 +57,6 @@ RAW_SCHEMA = "raw"
 # Arrow's `arrow.json` type: DuckDB takes such a column as JSON without parsing it again. Only
 # orjson's output goes in (valid JSON, valid UTF-8).
 JSON_TYPE = pa.json_(pa.large_string())
-ROLES = {"documents", "annotations", "records"}
 # DuckDB's `write_buffer_row_group_count` during a sync (default 5): a transaction's inserted rows
 # are written to the database file (optimistically, freed again on rollback) as soon as one row
 # group (122,880 rows) is full, i.e. on the writer thread while the next batch is read, instead of
@@ -95,33 +95,6 @@ BOOKKEEPING_DDL = [
 ]
 
 
-@dataclass(frozen=True)
-class StreamSpec:
-    """How one stream is landed and later read by dbt (see docs/raw-layer.md)."""
-
-    name: str
-    role: str = "records"
-    primary_key: str | None = None
-    cursor_field: str | None = None
-    text_field: str | None = None
-    group_field: str | None = None
-    full_refresh: bool = False
-    # The stream's discovered schema (JSON Schema with `properties`), if the source knows it.
-    # The destination compares it with the last one it saw and records added, removed and
-    # retyped columns in raw._refinery_schema_history. A property's type is its
-    # `x-sql-type` (a database column type) if present, else its JSON type(s) and format.
-    json_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name) or "__" in self.name:
-            raise ValueError(
-                f"stream name {self.name!r} cannot become a table name: use lowercase letters, digits and "
-                "single underscores"
-            )
-        if self.role not in ROLES:
-            raise ValueError(f"stream {self.name!r}: role must be one of {sorted(ROLES)}")
-
-
 @dataclass(slots=True)  # slots: two of its counters are updated per record
 class StreamCounts:
     read: int = 0
@@ -150,10 +123,6 @@ class SyncResult:
 
     def total(self, attribute: str) -> int:
         return sum(getattr(counts, attribute) for counts in self.streams.values())
-
-
-class SourceFailed(RuntimeError):
-    """The source reported an error or stopped abnormally; what was committed stays."""
 
 
 def table_name(source_name: str, stream_name: str) -> str:

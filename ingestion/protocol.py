@@ -29,6 +29,11 @@ from typing import Any
 
 import orjson
 
+# Source and stream names become parts of table names: lowercase letters, digits and single underscores.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+# What a stream holds, which decides the dbt models that read it (docs/raw-layer.md).
+ROLES = {"documents", "annotations", "records"}
+
 MAX_RECORD_BYTES_ENV = "REFINERY_MAX_RECORD_BYTES"
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
@@ -430,3 +435,34 @@ def record_problem(data: dict[str, Any], primary_key: str | None, text_field: st
 def record_bytes(data: dict[str, Any]) -> bytes:
     """Serialize a record's data the way it is stored in `_airbyte_data`."""
     return orjson.dumps(data, default=str)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How one stream is landed and later read by dbt (see docs/raw-layer.md)."""
+
+    name: str
+    role: str = "records"
+    primary_key: str | None = None
+    cursor_field: str | None = None
+    text_field: str | None = None
+    group_field: str | None = None
+    full_refresh: bool = False
+    # The stream's discovered schema (JSON Schema with `properties`), if the source knows it.
+    # The destination compares it with the last one it saw and records added, removed and
+    # retyped columns in raw._refinery_schema_history. A property's type is its
+    # `x-sql-type` (a database column type) if present, else its JSON type(s) and format.
+    json_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name) or "__" in self.name:
+            raise ValueError(
+                f"stream name {self.name!r} cannot become a table name: use lowercase letters, digits and "
+                "single underscores"
+            )
+        if self.role not in ROLES:
+            raise ValueError(f"stream {self.name!r}: role must be one of {sorted(ROLES)}")
+
+
+class SourceFailed(RuntimeError):
+    """The source reported an error or stopped abnormally; what was committed stays."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingestion.config import Config
 from ingestion.destination import DuckDBDestination, ProgressCallback, SyncResult, stream_states_of
 from ingestion.protocol import Log
 from ingestion.sources import SavedState, build_source
 from ingestion.warehouse import warehouse_lock
+from refinery.config import Config
 
 WARNINGS_SHOWN = 5
 

@@ -5,7 +5,7 @@
     task_name, item_source, is_gold_source), from var `label_sources` (annotation sources: level of
     measurement, ordinal order, `gold` (every annotation is gold: an adjudication export), and for
     CSV sources the default task and the source whose item ids the rows use) or `prediction_sources` (predictions_csv sources: task, item_source). Refinery's dbt
-    invocations set both from refinery.yml (dagster_project/dbt_assets.py:dbt_vars); a source
+    invocations set both from refinery.yml (refinery/dbt.py:dbt_vars); a source
     not listed is nominal, its default task is its own name and its ids are its own.
 -#}
 {% macro label_source_options(var_name='label_sources') -%}

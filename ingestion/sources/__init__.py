@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ingestion.config import Config, SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message
+from ingestion.protocol import Message, StreamSpec
+from refinery.config import Config, SourceConfig
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def build_source(source: SourceConfig, config: Config, say: Callable[[str], None
         from ingestion.sources.airbyte import AirbyteConnectorSource
 
         return AirbyteConnectorSource(source, config.connectors_dir, say=say)
-    from ingestion.config import kind_module
+    from refinery.config import kind_module
 
     module = kind_module(source.kind)
     if module is not None:

@@ -38,10 +38,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingestion.config import ConfigError, SourceConfig, redact, resolve_env_config, table_stream_name
-from ingestion.destination import SourceFailed, StreamSpec
-from ingestion.protocol import Log, Message, Other, Quarantined, Record, Trace, parse_line
+from ingestion.protocol import Log, Message, Other, Quarantined, Record, SourceFailed, StreamSpec, Trace, parse_line
 from ingestion.sources import SavedState
+from refinery.config import ConfigError, SourceConfig, redact, resolve_env_config, table_stream_name
 
 INSTALLED_MARKER = ".refinery-installed"
 

@@ -41,11 +41,10 @@ from typing import Any
 
 import orjson
 
-from ingestion.config import Config, ConfigError, SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, record_bytes
+from ingestion.protocol import Message, Quarantined, Record, StreamSpec, record_bytes
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import changed_bytes, glob_root, matching_files, read_changed_files
+from refinery.config import Config, ConfigError, SourceConfig
 
 STREAM = "records"
 STATUSES = ("submitted", "discarded", "draft")
@@ -57,7 +56,7 @@ KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
 
 
 def check_options(source: SourceConfig, where: str) -> None:
-    """`text_field` names one record field (checked by ingestion.config like every text_field)."""
+    """`text_field` names one record field (checked by refinery.config like every text_field)."""
     text_field = source.option("text_field")
     if text_field is not None and (not isinstance(text_field, str) or not text_field.strip()):
         raise ConfigError(

@@ -78,10 +78,9 @@ from typing import Any
 
 import orjson
 
-from ingestion.config import Config, ConfigError, SourceConfig, redact, table_stream_name
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, record_bytes, stream_state_message
+from ingestion.protocol import Message, Quarantined, Record, StreamSpec, record_bytes, stream_state_message
 from ingestion.sources import SavedState
+from refinery.config import Config, ConfigError, SourceConfig, redact, table_stream_name
 
 _COMMON = {"tables", "cursor_field", "primary_key", "full_refresh", "reader", "checkpoint_every"}
 _SERVER = {"host", "port", "user", "password_from_env"}

@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
-from ingestion.config import Config, ConfigError, SourceConfig, check_connector_options, table_stream_name
-from ingestion.destination import StreamSpec
+from ingestion.protocol import StreamSpec
 from ingestion.sources.airbyte import AirbyteConnectorSource
+from refinery.config import Config, ConfigError, SourceConfig, check_connector_options, table_stream_name
 
 # Verified to install from PyPI on Python 3.11 and to run the manifests in the tests (install: ~45 s here).
 CDK_VERSION = "7.39.1"

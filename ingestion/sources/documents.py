@@ -67,11 +67,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from ingestion.config import SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Log, Message, Quarantined, Record
+from ingestion.protocol import Log, Message, Quarantined, Record, StreamSpec
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import read_changed_files
+from refinery.config import SourceConfig
 
 STREAM = "documents"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingestion import protocol
-from ingestion.config import SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, parse_json_object, record_problem
+from ingestion.protocol import Message, Quarantined, Record, StreamSpec, parse_json_object, record_problem
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import changed_bytes, glob_root, matching_files, read_changed_files
+from refinery.config import SourceConfig
 
 EXTENSION_FORMATS = {
     ".jsonl": "jsonl",

@@ -103,10 +103,9 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 import orjson
 import requests
 
-from ingestion.config import NAME_PATTERN, Config, ConfigError, SourceConfig, redact
-from ingestion.destination import SourceFailed, StreamSpec
-from ingestion.protocol import Log, Message, Quarantined, Record, stream_state_message
+from ingestion.protocol import Log, Message, Quarantined, Record, SourceFailed, StreamSpec, stream_state_message
 from ingestion.sources import SavedState
+from refinery.config import NAME_PATTERN, Config, ConfigError, SourceConfig, redact
 
 KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "http": (

@@ -53,12 +53,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingestion.config import Config, ConfigError, SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message
+from ingestion.protocol import Message, StreamSpec
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import changed_bytes, glob_root, matching_files, read_changed_files
 from ingestion.sources.files import read_csv_records
+from refinery.config import Config, ConfigError, SourceConfig
 
 KIND_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "annotations_csv": ({"path"}, {"task", "text_field", "item_source", "level", "order"}),
@@ -75,7 +74,7 @@ TIMESTAMP_COLUMNS = ("created_at", "updated_at")
 
 
 def check_options(source: SourceConfig, where: str) -> None:
-    """`task` and `item_source` are names; whether item_source exists is checked by ingestion.config."""
+    """`task` and `item_source` are names; whether item_source exists is checked by refinery.config."""
     for key in ("task", "item_source", "text_field"):
         value = source.option(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import orjson
 
-from ingestion.config import SourceConfig
-from ingestion.destination import StreamSpec
-from ingestion.protocol import Message, Quarantined, Record, record_bytes
+from ingestion.protocol import Message, Quarantined, Record, StreamSpec, record_bytes
 from ingestion.sources import SavedState
 from ingestion.sources._fileset import glob_root, matching_files, read_changed_files
+from refinery.config import SourceConfig
 
 STREAM = "tasks"
 

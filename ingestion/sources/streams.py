@@ -65,9 +65,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from ingestion.config import Config, ConfigError, SourceConfig, redact
-from ingestion.destination import ROLES, StreamSpec
-from ingestion.protocol import Log, Message, Quarantined, Record, stream_state_message
+from ingestion.protocol import ROLES, Log, Message, Quarantined, Record, StreamSpec, stream_state_message
+from refinery.config import Config, ConfigError, SourceConfig, redact
 
 STREAM = "events"
 PAYLOAD_KEYS = ("_stream_id", "_event_time", "_arrival_time")
@@ -112,7 +111,7 @@ class StreamUnavailable(RuntimeError):
 
 # -- configuration -----------------------------------------------------------------------------------
 def check_options(source: SourceConfig, where: str) -> None:
-    """Validate a stream source's options (called by ingestion.config when refinery.yml is loaded).
+    """Validate a stream source's options (called by refinery.config when refinery.yml is loaded).
 
     Raises:
         ConfigError: naming the file, the key and the fix.

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.release import read_release
-from ingestion.config import load_config
+from refinery.config import load_config
+from refinery.release import read_release
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -29,8 +29,8 @@ from cleanlab.count import get_confident_thresholds
 from cleanlab.filter import find_label_issues
 from label_studio_sdk.label_interface import LabelInterface
 
-from dagster_project.dbt_assets import dbt_vars
-from ingestion.config import load_config
+from refinery.config import load_config
+from refinery.dbt import dbt_vars
 from tests.integration.test_consensus import _annotation, _land_tasks
 from tests.integration.test_dbt_build import DbtRun, _create_bookkeeping, _land, _register_stream, run_dbt
 

@@ -5,9 +5,9 @@ import json
 import duckdb
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.sources.airbyte import AirbyteConnectorSource
 from ingestion.sync import sync_source
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ def definitions(tmp_path_factory, connectors_dir):
         REFINERY_CONNECTORS_DIR=str(connectors_dir),
     )
     from dagster_project.definitions import build_definitions
-    from dagster_project.settings import load_and_prepare
+    from refinery.settings import load_and_prepare
 
     yield build_definitions(load_and_prepare())
     for key, value in saved.items():

@@ -18,11 +18,11 @@ import orjson
 import pytest
 import yaml
 
-from ingestion.config import ConfigError, load_config
 from ingestion.destination import DuckDBDestination, stream_states_of
 from ingestion.protocol import State
 from ingestion.sources import SavedState, build_source
 from ingestion.sync import sync_source
+from refinery.config import ConfigError, load_config
 from tests.secret_scan import secret_locations
 
 pytestmark = pytest.mark.integration
@@ -296,7 +296,7 @@ def test_interrupted_sync_resumes_exactly_after_the_last_checkpoint(db: Backend,
 
 KILL_AFTER_SECOND_CHECKPOINT = """
 import os, signal, sys
-from ingestion.config import load_config
+from refinery.config import load_config
 from ingestion.protocol import State
 from ingestion.sources import database
 from ingestion.sync import sync_source

@@ -13,10 +13,10 @@ import time
 import duckdb
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.sources import build_source
 from ingestion.sources.declarative import CDK_VERSION, DeclarativeSource
 from ingestion.sync import sync_source
+from refinery.config import ConfigError, load_config
 from tests.http_server import ApiServer, make_records
 from tests.secret_scan import secret_locations
 

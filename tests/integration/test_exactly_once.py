@@ -22,9 +22,9 @@ import duckdb
 import orjson
 import pytest
 
-from ingestion.config import load_config
 from ingestion.sources.files import FilesSource
 from ingestion.sync import sync_source
+from refinery.config import load_config
 from tests.conftest import PROJECT_ROOT
 from tests.integration.fake_connector import REQUIREMENT, install_fake_connector, yaml_config
 
@@ -37,7 +37,7 @@ KILLS = 20
 SYNC_SCRIPT = textwrap.dedent("""
     import functools, sys
     from ingestion import destination, sync
-    from ingestion.config import load_config
+    from refinery.config import load_config
 
     # small batches and one checkpoint per file, so kills land between and inside flushes and commits
     sync.DuckDBDestination = functools.partial(destination.DuckDBDestination, batch_size=int(sys.argv[3]))

@@ -42,7 +42,7 @@ STREAMS = ("products", "users", "purchases")
 SYNC_SCRIPT = textwrap.dedent("""
     import json, os, signal, sys
     from ingestion import destination, sync
-    from ingestion.config import load_config
+    from refinery.config import load_config
     from ingestion.protocol import State
     from ingestion.sources.airbyte import AirbyteConnectorSource
 

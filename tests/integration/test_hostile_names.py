@@ -16,8 +16,8 @@ import duckdb
 import orjson
 import pytest
 
-from ingestion.config import load_config
 from ingestion.sync import sync_source
+from refinery.config import load_config
 from tests.integration.fake_connector import REQUIREMENT, install_fake_connector, yaml_config
 from tests.integration.test_dbt_build import run_dbt
 

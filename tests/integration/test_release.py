@@ -5,7 +5,8 @@ import json
 import duckdb
 import pytest
 
-from dagster_project.release import (
+from refinery.config import load_config
+from refinery.release import (
     ReleaseError,
     catalog_path,
     export_release,
@@ -14,7 +15,6 @@ from dagster_project.release import (
     publish_release,
     read_release,
 )
-from ingestion.config import load_config
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.sync import sync_source
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.integration
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -541,7 +541,7 @@ def test_nats_unreachable_fails_without_leaking_a_token_in_the_servers_url(write
 # -- SIGKILL at random points, then run to completion: exactly once -------------------------------
 FAULT_SYNC = textwrap.dedent("""
     import os, signal, sys
-    from ingestion.config import load_config
+    from refinery.config import load_config
     from ingestion.sync import sync_source
 
     config, ack_kill, target = load_config(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -677,8 +677,8 @@ def evaluate_sensor(config, instance):
     """(sensor name, its run requests, the tick's skip message) for the config's one stream source."""
     import dagster as dg
 
-    from dagster_project.ingestion_assets import build_ingestion_assets
-    from dagster_project.stream_sensors import build_stream_sensors
+    from dagster_project.assets.ingestion import build_ingestion_assets
+    from dagster_project.sensors import build_stream_sensors
 
     (sensor,) = build_stream_sensors(config)
     defs = dg.Definitions(assets=build_ingestion_assets(config), sensors=[sensor])
@@ -735,7 +735,7 @@ def test_nats_sensor_requests_one_run_when_messages_wait_and_skips_otherwise(
 
 
 def test_no_sensor_when_interval_is_zero(redis_service, write_config, tmp_path):
-    from dagster_project.stream_sensors import build_stream_sensors
+    from dagster_project.sensors import build_stream_sensors
 
     config = redis_config(write_config, tmp_path, "unused", sensor_interval_seconds=0)
     assert build_stream_sensors(config) == []

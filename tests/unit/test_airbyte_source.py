@@ -2,10 +2,9 @@
 
 import pytest
 
-from ingestion.config import ConfigError, load_config
-from ingestion.destination import SourceFailed
-from ingestion.protocol import Other
+from ingestion.protocol import Other, SourceFailed
 from ingestion.sources.airbyte import AirbyteConnectorSource, secret_keys
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.unit
 

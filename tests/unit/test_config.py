@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import ConfigError, load_config, resolve_env_config
+from refinery.config import ConfigError, load_config, resolve_env_config
 
 pytestmark = pytest.mark.unit
 
@@ -169,13 +169,13 @@ def test_glob_metacharacters_in_the_config_folder_are_literal(tmp_path, write_co
 
 
 def test_redact_replaces_every_secret_longest_first():
-    from ingestion.config import redact
+    from refinery.config import redact
 
     assert redact("user:pass@host user pass", ["user", "user:pass", ""]) == "***@host *** pass"
 
 
 def test_quality_rules_match_the_dbt_macro() -> None:
-    from ingestion.config import QUALITY_RULES
+    from refinery.config import QUALITY_RULES
 
     macro = (Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "sql_helpers.sql").read_text()
     body = macro[macro.index("macro quality_rule_names") :]
@@ -184,7 +184,7 @@ def test_quality_rules_match_the_dbt_macro() -> None:
 
 
 def test_quality_drop_rules_option_is_checked(tmp_path: Path) -> None:
-    from ingestion.config import ConfigError, load_config
+    from refinery.config import ConfigError, load_config
 
     (tmp_path / "a.jsonl").write_text("{}\n")
     config = tmp_path / "refinery.yml"
@@ -199,8 +199,8 @@ def test_quality_drop_rules_option_is_checked(tmp_path: Path) -> None:
 
 
 def test_annotation_level_and_order_are_checked_and_passed_to_dbt(tmp_path: Path) -> None:
-    from dagster_project.dbt_assets import dbt_vars
-    from ingestion.config import ConfigError, load_config
+    from refinery.config import ConfigError, load_config
+    from refinery.dbt import dbt_vars
 
     (tmp_path / "a.json").write_text("[]")
     config = tmp_path / "refinery.yml"

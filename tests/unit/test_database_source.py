@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.sources import build_source
 from ingestion.sources.database import Table, _json_value, _quote_postgres, _resume_point, select_sql
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.unit
 

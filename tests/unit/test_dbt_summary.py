@@ -6,7 +6,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_dbt_failure_names_are_readable():
-    from dagster_project.dbt_assets import node_name, summarize_run_results
+    from refinery.dbt import node_name, summarize_run_results
 
     assert node_name("test.refinery.source_unique_shop_users__airbyte_raw_id.680e2d1373") == (
         "source_unique_shop_users__airbyte_raw_id"

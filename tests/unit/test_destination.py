@@ -12,8 +12,8 @@ import duckdb
 import orjson
 import pytest
 
-from ingestion.destination import DuckDBDestination, StreamSpec
-from ingestion.protocol import Quarantined, Record, Trace, stream_state_message
+from ingestion.destination import DuckDBDestination
+from ingestion.protocol import Quarantined, Record, StreamSpec, Trace, stream_state_message
 
 pytestmark = pytest.mark.unit
 
@@ -161,8 +161,8 @@ def test_full_refresh_stream_replaces_the_previous_generation_only_on_success(db
 CRASHING_SYNC = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from ingestion.destination import DuckDBDestination, StreamSpec
-    from ingestion.protocol import Record, stream_state_message
+    from ingestion.destination import DuckDBDestination
+    from ingestion.protocol import Record, StreamSpec, stream_state_message
 
     db, kill_after = Path(sys.argv[1]), int(sys.argv[2])
     destination = DuckDBDestination(db, "src", "files", batch_size=7)
@@ -186,8 +186,8 @@ COMMIT_WINDOW_CRASH = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
     from ingestion import destination as module
-    from ingestion.destination import DuckDBDestination, StreamSpec
-    from ingestion.protocol import Record, stream_state_message
+    from ingestion.destination import DuckDBDestination
+    from ingestion.protocol import Record, StreamSpec, stream_state_message
 
     db, point, nth = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     calls = {"n": 0}

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.destination import DuckDBDestination
 from ingestion.protocol import Log, Quarantined, Record
 from ingestion.sources import SavedState, build_source
 from ingestion.sources.documents import DOCX_MIME, DocumentRejected, detect_language, extract_document, parse_pdf_date
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.unit
 

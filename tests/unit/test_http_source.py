@@ -15,9 +15,9 @@ from email.utils import formatdate
 import duckdb
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.sources.http import backoff_seconds, dig, public_url, retry_after_seconds
 from ingestion.sync import sync_source
+from refinery.config import ConfigError, load_config
 from tests.conftest import PROJECT_ROOT
 from tests.http_server import ApiServer, Fault, make_records
 from tests.secret_scan import secret_locations
@@ -306,7 +306,7 @@ def test_without_incremental_a_resumed_sync_continues_and_a_finished_one_starts_
 def test_sigkill_mid_sync_rereads_at_most_one_page_and_lands_each_record_once(api, run, tmp_path, write_config):
     options = f"url: {api.url('/pages')}\n{INCREMENTAL}"
     path = write_config(f"sources:\n  src:\n    kind: http\n{_indent(options)}")
-    script = "import sys; from ingestion.config import load_config; from ingestion.sync import sync_source; " + (
+    script = "import sys; from refinery.config import load_config; from ingestion.sync import sync_source; " + (
         "sync_source(load_config(sys.argv[1]), 'src')"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}

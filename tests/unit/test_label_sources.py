@@ -3,9 +3,9 @@
 import orjson
 import pytest
 
-from ingestion.config import ConfigError, load_config
 from ingestion.protocol import Quarantined, Record, State
 from ingestion.sources import SavedState, build_source
+from refinery.config import ConfigError, load_config
 
 pytestmark = pytest.mark.unit
 
@@ -205,7 +205,7 @@ def test_predictions_csv_checks_probabilities(tmp_path, write_config):
 
 
 def test_label_source_options_are_checked_and_passed_to_dbt(tmp_path, write_config):
-    from dagster_project.dbt_assets import dbt_vars
+    from refinery.dbt import dbt_vars
 
     (tmp_path / "a.csv").write_text("item_id,annotator_id,label\n")
     (tmp_path / "r.json").write_text("[]")

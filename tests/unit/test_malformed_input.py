@@ -16,11 +16,11 @@ import orjson
 import pytest
 
 from ingestion import protocol
-from ingestion.config import load_config
-from ingestion.destination import DuckDBDestination, StreamSpec
-from ingestion.protocol import Quarantined, Record, duplicate_key, parse_line
+from ingestion.destination import DuckDBDestination
+from ingestion.protocol import Quarantined, Record, StreamSpec, duplicate_key, parse_line
 from ingestion.sources import SavedState, build_source
 from ingestion.sync import sync_source
+from refinery.config import load_config
 
 pytestmark = pytest.mark.unit
 

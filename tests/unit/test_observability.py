@@ -5,13 +5,13 @@ import json
 import duckdb
 import pytest
 
-from dagster_project import progress
-from dagster_project.reporting import print_agreement, print_schema_changes, print_syncs, print_weak_supervision
-from ingestion.config import load_config
-from ingestion.destination import DuckDBDestination, StreamSpec
-from ingestion.protocol import Log, Record
+from ingestion.destination import DuckDBDestination
+from ingestion.protocol import Log, Record, StreamSpec
 from ingestion.sync import sync_source
 from ingestion.warehouse import connect
+from refinery import progress
+from refinery.config import load_config
+from refinery.reporting import print_agreement, print_schema_changes, print_syncs, print_weak_supervision
 
 pytestmark = pytest.mark.unit
 
@@ -104,7 +104,7 @@ def test_status_shows_counts_bytes_duration_rate_and_schema_changes(tmp_path):
 def test_every_counter_of_a_sync_is_kept_as_materialization_metadata(tmp_path, write_config):
     import dagster as dg
 
-    from dagster_project.ingestion_assets import build_ingestion_assets
+    from dagster_project.assets.ingestion import build_ingestion_assets
 
     data = tmp_path / "data"
     data.mkdir()

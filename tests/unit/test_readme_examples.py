@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from ingestion.config import KIND_MODULES, KIND_OPTIONS, load_config
+from refinery.config import KIND_MODULES, KIND_OPTIONS, load_config
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.unit

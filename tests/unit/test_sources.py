@@ -6,10 +6,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingestion.config import load_config
 from ingestion.protocol import Quarantined, Record, State
 from ingestion.sources import SavedState, build_source
 from ingestion.sources.documents import extract_html
+from refinery.config import load_config
 
 pytestmark = pytest.mark.unit
 

@@ -8,38 +8,13 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.dbt_assets import load_last_build
-from dagster_project.release import ReleaseError, list_releases
-from ingestion.config import Config
-from ingestion.warehouse import busy
+from refinery.config import Config
+from refinery.dbt import load_last_build
+from refinery.read import connect_read_only, table_exists
+from refinery.release import ReleaseError, list_releases
 
 Out = Callable[[str], None]
 OUTCOMES = ["ingested", "quarantined", "superseded", "dropped", "duplicate", "kept"]
-
-
-def _connect(config: Config) -> duckdb.DuckDBPyConnection | None:
-    """A read-only connection, or None when there is no warehouse yet.
-
-    Raises:
-        WarehouseBusy: a run is writing the file (DuckDB admits no reader beside a writer).
-    """
-    if not config.database_path.exists():
-        return None
-    try:
-        return duckdb.connect(str(config.database_path), read_only=True)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        raise busy(config.warehouse_dir) from exc
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether a table or view exists (information_schema lists both)."""
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchone()[0]
-    )
 
 
 def _table(rows: list[list[Any]], header: list[str], out: Out, indent: str = "  ") -> None:
@@ -56,7 +31,7 @@ def _table(rows: list[list[Any]], header: list[str], out: Out, indent: str = "  
 
 def print_syncs(con: duckdb.DuckDBPyConnection, out: Out, since: datetime | None = None) -> None:
     """Per source: records read/landed/quarantined, bytes, duration and rate of its latest sync (or this run's)."""
-    if not _exists(con, "raw", "_refinery_sync_log"):
+    if not table_exists(con, "raw", "_refinery_sync_log"):
         out("  (no syncs yet)")
         return
     where = (
@@ -101,7 +76,7 @@ SCHEMA_CHANGES_SHOWN = 10
 
 def print_schema_changes(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     """The latest added, removed and retyped columns (discovery of a new stream is summarized)."""
-    if not _exists(con, "raw", "_refinery_schema_history"):
+    if not table_exists(con, "raw", "_refinery_schema_history"):
         out("  (no source reports a schema)")
         return
     streams, columns = con.execute(
@@ -132,7 +107,7 @@ def print_schema_changes(con: duckdb.DuckDBPyConnection, out: Out) -> None:
 
 
 def print_funnel(con: duckdb.DuckDBPyConnection, out: Out) -> None:
-    if not _exists(con, "marts", "pipeline_funnel"):
+    if not table_exists(con, "marts", "pipeline_funnel"):
         out("  (not built yet: run `refinery run`)")
         return
     rows = con.execute(
@@ -165,13 +140,13 @@ def print_funnel(con: duckdb.DuckDBPyConnection, out: Out) -> None:
 
 def print_cleaning(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     """Languages, PII found and redacted, duplicate clusters and tabular columns needing attention."""
-    if _exists(con, "intermediate", "int_documents_language"):
+    if table_exists(con, "intermediate", "int_documents_language"):
         languages = con.execute(
             "select coalesce(language, '?'), count(*) from intermediate.int_documents_language "
             "group by all order by 2 desc, 1 limit 6"
         ).fetchall()
         out("  languages: " + ", ".join(f"{lang} {n:,}" for lang, n in languages))
-    if _exists(con, "intermediate", "int_documents_pii"):
+    if table_exists(con, "intermediate", "int_documents_pii"):
         columns = [
             name
             for (name,) in con.execute(
@@ -187,13 +162,13 @@ def print_cleaning(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             ).fetchone()
             found = ", ".join(f"{c[4:-6]} {int(n or 0):,}" for c, n in zip(columns, totals[:-1], strict=True))
             out(f"  PII redacted: {found} (in {int(totals[-1] or 0):,} documents)")
-    if _exists(con, "marts", "document_duplicates"):
+    if table_exists(con, "marts", "document_duplicates"):
         clusters, members, near = con.execute(
             "select count(distinct cluster_id), count(*), count(*) filter (where match_type = 'near') "
             "from marts.document_duplicates"
         ).fetchone()
         out(f"  duplicate clusters: {clusters:,} ({members:,} documents, {near:,} near duplicates)")
-    if _exists(con, "marts", "tabular_quality"):
+    if table_exists(con, "marts", "tabular_quality"):
         flagged = con.execute(
             "select source_name || '.' || stream_name || '.' || column_name, coercion_failures, filled, outliers "
             "from marts.tabular_quality where coercion_failures > 0 or filled > 0 or outliers > 0 "
@@ -204,7 +179,7 @@ def print_cleaning(con: duckdb.DuckDBPyConnection, out: Out) -> None:
 
 
 def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
-    if not _exists(con, "marts", "training_examples"):
+    if not table_exists(con, "marts", "training_examples"):
         out("  (not built yet)")
         return
     rows = con.execute(
@@ -216,7 +191,7 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
         for s, n, labeled, ties in rows
     ]
     _table(body, ["split", "examples", "labeled", "coverage", "ties"], out)
-    if _exists(con, "marts", "item_labels"):
+    if table_exists(con, "marts", "item_labels"):
         for method, items, ties, gold, unmatched in con.execute(
             "select method, count(*), count(*) filter (where is_tie), count(*) filter (where label_basis = 'gold'), "
             "count(*) filter (where not has_document) from marts.item_labels group by method order by method"
@@ -226,7 +201,7 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
                 f"gold labels {gold:,}; items matching no document {unmatched:,}"
             )
     print_agreement(con, out)
-    if _exists(con, "marts", "annotator_quality"):
+    if table_exists(con, "marts", "annotator_quality"):
         rows = con.execute(
             "select task_name, annotator_key, votes, consensus_agreement, dawid_skene_accuracy, flag_reasons "
             "from marts.annotator_quality order by is_flagged desc, task_name, annotator_key"
@@ -237,7 +212,7 @@ def print_labels(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             measures = f"agreement {agreement:.2f}" if agreement is not None else "agreement -"
             measures += f", Dawid-Skene accuracy {accuracy:.2f}" if accuracy is not None else ""
             out(f"    {task} {annotator}: {votes:,} votes, {measures} ({', '.join(reasons)})")
-    if _exists(con, "snapshots", "item_labels_history"):
+    if table_exists(con, "snapshots", "item_labels_history"):
         versions, replaced = con.execute(
             "select count(*), count(*) filter (where dbt_valid_to is not null) from snapshots.item_labels_history"
         ).fetchone()
@@ -252,7 +227,7 @@ def _three(value: float | None) -> str:
 
 def print_agreement(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     """Per task: Krippendorff's alpha (at the task's level), Fleiss' kappa and percent agreement."""
-    if not _exists(con, "marts", "label_agreement"):
+    if not table_exists(con, "marts", "label_agreement"):
         return
     rows = con.execute(
         "select task_name, any_value(level), max(items) filter (where metric = 'krippendorff_alpha'), "
@@ -273,7 +248,7 @@ def print_agreement(con: duckdb.DuckDBPyConnection, out: Out) -> None:
 
 def print_label_review(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     """Adjudication queue by reason, the active-learning batch and the label-noise candidates."""
-    if _exists(con, "marts", "adjudication_queue"):
+    if table_exists(con, "marts", "adjudication_queue"):
         total, *by_reason = con.execute(
             "select count(*), count(*) filter (where list_contains(reasons, 'tie')), "
             "count(*) filter (where list_contains(reasons, 'low_agreement')), "
@@ -287,7 +262,7 @@ def print_label_review(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             f"  adjudication queue: {total:,} items ({reasons}); "
             "`refinery labels export-queue --out FILE` writes it for Label Studio"
         )
-    if _exists(con, "marts", "active_learning_queue"):
+    if table_exists(con, "marts", "active_learning_queue"):
         rows = con.execute(
             "select any_value(strategy), count(*), count(distinct task_name) from marts.active_learning_queue"
         ).fetchone()
@@ -296,7 +271,7 @@ def print_label_review(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             out(f"  active learning batch: {items:,} unlabeled items over {tasks:,} tasks, by {strategy}")
         else:
             out("  active learning batch: 0 items (no prediction for an item without a human label)")
-    if _exists(con, "marts", "label_noise_candidates"):
+    if table_exists(con, "marts", "label_noise_candidates"):
         candidates = con.execute(
             "select count(*), string_agg(distinct task_name, ', ' order by task_name) from marts.label_noise_candidates"
         ).fetchone()
@@ -306,7 +281,7 @@ def print_label_review(con: duckdb.DuckDBPyConnection, out: Out) -> None:
 
 def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:
     """Labeling functions per task (Snorkel's coverage, overlap, conflict, accuracy) and the weak labels used."""
-    if not _exists(con, "marts", "lf_analysis"):
+    if not table_exists(con, "marts", "lf_analysis"):
         return
     functions = con.execute(
         "select task_name, lf_name, coverage, overlap, conflict, empirical_accuracy, correct + incorrect, weight, "
@@ -316,7 +291,7 @@ def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:
         out("  labeling functions: none (docs/labeling/weak-supervision.md)")
         return
     voted: dict[str, int] = {}
-    if _exists(con, "intermediate", "int_lf_votes"):
+    if table_exists(con, "intermediate", "int_lf_votes"):
         voted = dict(
             con.execute(
                 "select task_name, count(distinct document_id) from intermediate.int_lf_votes group by 1"
@@ -340,7 +315,7 @@ def print_weak_supervision(con: duckdb.DuckDBPyConnection, out: Out) -> None:
             for _, name, coverage, overlap, conflict, accuracy, evaluated, weight, _ in rows
         ]
         _table(body, ["function", "coverage", "overlap", "conflict", "emp. acc.", "weight"], out, indent="    ")
-    if _exists(con, "marts", "training_examples"):
+    if table_exists(con, "marts", "training_examples"):
         weak, examples = con.execute(
             "select count(*) filter (where label_source = 'weak_supervision'), count(*) from marts.training_examples"
         ).fetchone()
@@ -388,7 +363,7 @@ def print_releases(config: Config, out: Out) -> None:
 
 
 def print_status(config: Config, out: Out = print, since: datetime | None = None) -> None:
-    con = _connect(config)
+    con = connect_read_only(config)
     out(f"Warehouse: {config.database_path}")
     if con is None:
         out("  (empty: run `refinery run`)")

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,13 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from dagster_project import progress
-from dagster_project.settings import DBT_PROJECT_DIR, WRITER_POOL, venv_executable
-from ingestion.config import ANNOTATION_KINDS, Config, SourceConfig
 from ingestion.warehouse import warehouse_lock
+from refinery import progress
+from refinery.config import Config
+from refinery.dbt import dbt_target, dbt_vars, save_last_build, summarize_run_results
+from refinery.settings import DBT_PROJECT_DIR, WRITER_POOL, venv_executable
 
-LAST_BUILD_FILE = "last_build.json"
 WATCHED = ("models", "macros", "tests", "snapshots", "seeds", "dbt_project.yml", "profiles.yml")
-
-
-def dbt_target() -> str:
-    return os.environ.get("REFINERY_DBT_TARGET", "dev")
 
 
 # Dagster's own manifest and run artefacts, apart from `target/` of direct `dbt` commands
@@ -47,47 +42,6 @@ def make_dbt_project() -> DbtProject:
     return DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=dbt_target(), target_path=DAGSTER_TARGET_PATH
     )
-
-
-def dbt_vars(config: Config) -> dict[str, Any]:
-    """Variables every Refinery dbt invocation gets: which sources refinery.yml configures, and the
-    quality rules that drop documents of the sources that choose their own (`quality_drop_rules`),
-    each annotation source's level of measurement (`level`, `order`) and `gold` flag, and the `task` / `item_source`
-    of the CSV label sources (docs/labeling/imports.md)."""
-    variables: dict[str, Any] = {"refinery_sources": sorted(config.sources)}
-    by_source = {
-        name: list(source.options["quality_drop_rules"])
-        for name, source in sorted(config.sources.items())
-        if "quality_drop_rules" in source.options
-    }
-    if by_source:
-        variables["quality_drop_rules_by_source"] = by_source
-    label_sources = {
-        name: {
-            "level": source.options.get("level", "nominal"),
-            "order": [str(v) for v in source.options.get("order") or []],
-            **_item_options(source),
-            # An adjudication export (docs/labeling/adjudication.md): every annotation is gold.
-            **({"gold": True} if source.options.get("gold") is True else {}),
-        }
-        for name, source in sorted(config.sources.items())
-        if source.kind in ANNOTATION_KINDS
-    }
-    if label_sources:
-        variables["label_sources"] = label_sources
-    prediction_sources = {
-        name: _item_options(source)
-        for name, source in sorted(config.sources.items())
-        if source.kind == "predictions_csv"
-    }
-    if prediction_sources:
-        variables["prediction_sources"] = prediction_sources
-    return variables
-
-
-def _item_options(source: SourceConfig) -> dict[str, str]:
-    """A CSV label source's `task` (for rows without one) and `item_source` (whose ids its rows use)."""
-    return {key: str(source.options[key]) for key in ("task", "item_source") if key in source.options}
 
 
 def ensure_manifest(project: DbtProject, variables: Mapping[str, Any]) -> Path:
@@ -210,53 +164,3 @@ def build_dbt_assets(config: Config, role_assets: Mapping[str, list[dg.AssetKey]
 def _report(event: Any) -> None:
     if isinstance(event, dg.AssetCheckResult) and not event.passed:
         progress.say(f"    check failed: {event.asset_key.to_user_string()} {event.check_name}")
-
-
-def summarize_run_results(run_results: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of dbt's run_results.json that status and release need."""
-    results = run_results.get("results", [])
-    counts: dict[str, int] = {}
-    failures, warnings = [], []
-    for result in results:
-        status = str(result.get("status"))
-        counts[status] = counts.get(status, 0) + 1
-        entry = {
-            "unique_id": result.get("unique_id"),
-            "name": node_name(str(result.get("unique_id", ""))),
-            "status": status,
-            "failures": result.get("failures"),
-            "message": (result.get("message") or "")[:500],
-        }
-        if status in {"error", "fail", "runtime error"}:
-            failures.append(entry)
-        elif status == "warn":
-            warnings.append(entry)
-    metadata = run_results.get("metadata", {})
-    return {
-        "invocation_id": metadata.get("invocation_id"),
-        "generated_at": metadata.get("generated_at"),
-        "recorded_at": datetime.now(UTC).isoformat(),
-        "success": not failures and bool(results),
-        "counts": counts,
-        "tests": sum(1 for r in results if str(r.get("unique_id", "")).startswith(("test.", "unit_test."))),
-        "failures": failures,
-        "warnings": warnings,
-    }
-
-
-def node_name(unique_id: str) -> str:
-    """The readable name in a dbt unique id (`test.<package>.<name>.<hash>` → `<name>`)."""
-    parts = unique_id.split(".")
-    if parts[0] == "test" and len(parts) >= 3:
-        return parts[2]
-    return parts[-1] if unique_id else "?"
-
-
-def save_last_build(config: Config, summary: Mapping[str, Any]) -> None:
-    path = config.warehouse_dir / LAST_BUILD_FILE
-    path.write_text(json.dumps(summary, indent=1))
-
-
-def load_last_build(config: Config) -> dict[str, Any] | None:
-    path = config.warehouse_dir / LAST_BUILD_FILE
-    return json.loads(path.read_text()) if path.exists() else None

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ingestion.config import Config, load_config
+from refinery.config import Config, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

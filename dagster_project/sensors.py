@@ -12,9 +12,9 @@ requested while one for the source is still queued or running. `sensor_interval_
 
 import dagster as dg
 
-from dagster_project.ingestion_assets import planned_streams, raw_asset_key
-from ingestion.config import Config
+from dagster_project.assets.ingestion import planned_streams, raw_asset_key
 from ingestion.sources.streams import build
+from refinery.config import Config
 
 STREAM_KINDS = {"redis_stream", "nats_jetstream"}
 DEFAULT_INTERVAL_SECONDS = 30

@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+from ingestion.protocol import NAME_PATTERN
+
 DEFAULT_CONFIG_NAME = "refinery.yml"
 
 # kind → (required option keys, optional option keys)

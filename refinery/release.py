@@ -21,9 +21,9 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.settings import PROJECT_ROOT
-from ingestion.config import Config
 from ingestion.warehouse import load_extension, sql_string
+from refinery.config import Config
+from refinery.settings import PROJECT_ROOT
 
 LAKE = "lake"
 SOURCE_TABLE = "marts.training_examples"

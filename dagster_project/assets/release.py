@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from dagster_project import progress
-from dagster_project.dbt_assets import load_last_build
-from dagster_project.release import ReleaseError, publish_release
-from dagster_project.settings import WRITER_POOL
-from ingestion.config import Config
 from ingestion.warehouse import warehouse_lock
+from refinery import progress
+from refinery.config import Config
+from refinery.dbt import load_last_build
+from refinery.release import ReleaseError, publish_release
+from refinery.settings import WRITER_POOL
 
 TRAINING_EXAMPLES = dg.AssetKey(["marts", "training_examples"])
 RELEASE_KEY = dg.AssetKey(["release", "training_examples"])

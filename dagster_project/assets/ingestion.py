@@ -6,12 +6,13 @@ so the graph runs from each raw table through the dbt models to the release.
 
 import dagster as dg
 
-from dagster_project import progress
-from dagster_project.settings import WRITER_POOL
-from ingestion.config import Config, SourceConfig
-from ingestion.destination import StreamCounts, StreamSpec, table_name
+from ingestion.destination import StreamCounts, table_name
+from ingestion.protocol import StreamSpec
 from ingestion.sources import build_source
 from ingestion.sync import sync_source
+from refinery import progress
+from refinery.config import Config, SourceConfig
+from refinery.settings import WRITER_POOL
 
 
 def planned_streams(config: Config, name: str) -> list[StreamSpec]:

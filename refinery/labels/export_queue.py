@@ -21,8 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dagster_project.reporting import _connect, _exists
-from ingestion.config import Config
+from refinery.config import Config
+from refinery.read import connect_read_only, table_exists
 
 
 class ExportError(Exception):
@@ -89,8 +89,8 @@ def export_queue(config: Config, out: Path, task: str | None = None, to_name: st
         raise ExportError(f"--out {out}: the folder {folder} does not exist; create it or choose another path")
     if out.is_dir():
         raise ExportError(f"--out {out} is a folder; give a file name, e.g. {out / 'adjudication.json'}")
-    con = _connect(config)
-    if con is None or not _exists(con, "marts", "adjudication_queue"):
+    con = connect_read_only(config)
+    if con is None or not table_exists(con, "marts", "adjudication_queue"):
         if con is not None:
             con.close()
         raise ExportError(

@@ -1,0 +1,1 @@
+"""Label workflows outside dbt: the adjudication queue as a Label Studio import file."""
